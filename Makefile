@@ -1,0 +1,35 @@
+# gdhttp: the three commands (demo, test, bench) and what they stand on (setup, build).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.setup-stamp
+
+.PHONY: setup build test lint unit demo bench fuzz clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	scripts/setup.sh
+	touch $(STAMP)
+
+build: setup
+	$(PY) -m gdhttp.gdnative.build
+
+lint: setup
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+
+# pytest exits 5 when it collects nothing; that is not a failure of the tree.
+test: setup build lint
+	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+demo: setup build
+	scripts/demo.sh
+
+bench: setup build
+	$(PY) -m bench
+
+fuzz: setup
+	GDHTTP_FUZZ_EXAMPLES=$${GDHTTP_FUZZ_EXAMPLES:-200000} $(PY) -m pytest -q tests/test_fuzz.py -p no:timeout
+
+clean:
+	rm -rf addons/gdhttp/bin src/gdhttp/gdnative/_build .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,26 @@
+"""gdhttp: Godot 3.5's HTTPClient and HTTPRequest, written in Python.
+
+``gdhttp.HTTPClient`` is poll-driven and never blocks the caller (unless
+blocking mode asks for it); it runs in any Python program and, through the
+bridge in ``gdhttp.gdnative``, inside a Godot 3 engine.
+"""
+
+from __future__ import annotations
+
+from gdhttp.constants import Error, Method, ResponseCode, Result, Status
+
+__all__ = ["Error", "HTTPClient", "Method", "ResponseCode", "Result", "Status"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # Imported lazily so `import gdhttp.constants` stays cheap for the bridge.
+    if name == "HTTPClient":
+        from gdhttp.client import HTTPClient
+
+        return HTTPClient
+    if name == "HTTPRequest":
+        from gdhttp.request import HTTPRequest
+
+        return HTTPRequest
+    raise AttributeError(name)
