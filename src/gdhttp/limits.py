@@ -1,0 +1,66 @@
+"""Every limit gdhttp enforces, each with the reason it exists.
+
+A hostile or broken server must never make the client buffer without bound,
+loop forever or block a frame; these numbers are where that promise is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Largest response head (status line + fields) we buffer: a server streaming
+#: an endless header block must fail fast instead of eating memory.
+MAX_HEADER_BLOCK: Final = 64 * 1024
+
+#: Most header fields in one response head: a flood of tiny fields costs CPU
+#: and Dictionary size even when the block is small.
+MAX_HEADER_FIELDS: Final = 256
+
+#: Longest chunk-size line, extensions included: the size itself needs at
+#: most 16 hex digits, extensions are rare and short.
+MAX_CHUNK_LINE: Final = 4 * 1024
+
+#: Largest trailer block after the last chunk (trailers are kept, so bounded).
+MAX_TRAILER_BLOCK: Final = 16 * 1024
+
+#: Most 1xx interim responses skipped before the final one: a 1xx flood
+#: would otherwise keep the client in STATUS_REQUESTING forever.
+MAX_INTERIM_RESPONSES: Final = 32
+
+#: Largest chunk size accepted (2**62): beyond that the hex is garbage, and
+#: Python ints would let a server name sizes no file system can hold.
+MAX_CHUNK_SIZE: Final = 1 << 62
+
+#: read_chunk_size bounds, as the engine enforces them (256 B .. 16 MiB).
+MIN_READ_CHUNK_SIZE: Final = 256
+MAX_READ_CHUNK_SIZE: Final = 1 << 24
+DEFAULT_READ_CHUNK_SIZE: Final = 65536
+
+#: Bytes read from the socket at once while parsing framing (head, chunk
+#: lines); body bytes are read straight into the caller's buffer instead.
+FRAMING_READ_SIZE: Final = 64 * 1024
+
+#: Time one poll() may spend writing the request body before it yields back
+#: to the frame: uploads never hitch a frame by more than this.
+POLL_SEND_BUDGET_S: Final = 0.001
+
+#: Block size pulled from a streamed upload source per read.
+UPLOAD_BLOCK_SIZE: Final = 256 * 1024
+
+#: Default TCP connect timeout (the engine's project setting default is 30 s).
+DEFAULT_CONNECT_TIMEOUT_S: Final = 30.0
+
+#: Default time a server may stay silent while we wait for its response head
+#: or body; without it a silent server would keep a poll loop alive forever.
+#: 0 disables it (long polls, event streams).
+DEFAULT_READ_TIMEOUT_S: Final = 30.0
+
+#: Longest a host name may be (RFC 1035 total length); longer is an error.
+MAX_HOST_LENGTH: Final = 253
+
+#: Shortest host connect_to_host accepts, as the engine (HOST_MIN_LEN = 4).
+MIN_HOST_LENGTH: Final = 4
+
+#: Longest request target accepted: servers commonly stop at 8 KiB; a larger
+#: one is almost certainly a bug in the caller.
+MAX_URL_LENGTH: Final = 64 * 1024

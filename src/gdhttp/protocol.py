@@ -1,0 +1,595 @@
+"""Sans-IO HTTP/1.1 for one client connection: request heads out, responses in.
+
+Nothing here touches a socket or a clock. ``build_request_head`` turns the
+Godot-style arguments into bytes (refusing anything that could split a
+message); ``ResponseReader`` turns received bytes into a head and body bytes
+by RFC 9112 framing, with every buffer bounded by ``gdhttp.limits``.
+
+Body bytes have a direct path: when the reader's buffer is empty and the
+framing says the next N bytes on the wire are pure body, ``direct_read_limit``
+tells the caller so it can read them straight into its own buffer and report
+them with ``consumed_direct``. That keeps per-byte Python work off the body.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NoReturn
+from urllib.parse import quote
+
+from gdhttp import limits
+
+__all__ = [
+    "Framing",
+    "ProtocolError",
+    "RequestError",
+    "ResponseHead",
+    "ResponseReader",
+    "build_request_head",
+    "check_request_target",
+    "http_escape",
+    "query_string_from_dict",
+    "stringify",
+]
+
+
+class ProtocolError(Exception):
+    """The server sent something that is not a valid HTTP/1.1 response."""
+
+
+class RequestError(ValueError):
+    """The caller asked for a request that cannot be sent safely."""
+
+
+# RFC 9110 token characters, for header names.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN_STR = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Anything that could end a line or a field early.
+_FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
+# A request target is visible ASCII only (RFC 9112 3.2); no spaces, no controls.
+_TARGET_BAD = re.compile(r"[\x00-\x20\x7f]")
+_STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: (.*))?")
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def check_request_target(method_verb: str, url: str) -> None:
+    """Apply the engine's URL shape rule (3.5 ``_check_request_url``) plus safety.
+
+    Raises RequestError with a message naming the problem.
+    """
+    if not url:
+        raise RequestError("empty URL")
+    if len(url) > limits.MAX_URL_LENGTH:
+        raise RequestError(f"URL longer than {limits.MAX_URL_LENGTH} characters")
+    if _TARGET_BAD.search(url):
+        raise RequestError("URL contains a space, CR, LF, NUL or another control character")
+    if method_verb == "CONNECT":
+        colon = url.find(":")
+        if colon <= 0 or colon == len(url) - 1:
+            raise RequestError("CONNECT needs an authority-form target 'host:port'")
+        return
+    if method_verb == "OPTIONS" and url == "*":
+        return
+    if not (url.startswith("/") or url.startswith("http://") or url.startswith("https://")):
+        raise RequestError("URL must start with '/', 'http://' or 'https://'")
+
+
+def _header_name(header: str) -> str:
+    return header.split(":", 1)[0]
+
+
+def check_headers(headers: Sequence[str]) -> None:
+    """Refuse header lines that are empty, have no name, or could inject a line."""
+    for index, header in enumerate(headers):
+        if not isinstance(header, str):
+            raise RequestError(f"header {index} is not a string")
+        if _FORBIDDEN_IN_FIELD.search(header):
+            raise RequestError(f"header {index} contains CR, LF or NUL: {header!r}")
+        if not header.strip():
+            raise RequestError(f"header {index} is empty")
+        colon = header.find(":")
+        if colon <= 0:
+            raise RequestError(f"header {index} has no 'Name:' part: {header!r}")
+        if not _TOKEN_STR.fullmatch(header[:colon]):
+            raise RequestError(f"header {index} has an invalid field name: {header[:colon]!r}")
+
+
+def _has_header(headers: Sequence[str], name: str) -> bool:
+    # The engine's rule: a case-insensitive match of "Name:" at position 0.
+    prefix = name.lower() + ":"
+    return any(h[: len(prefix)].lower() == prefix for h in headers)
+
+
+def host_header_value(host: str, port: int, use_tls: bool) -> str:
+    """``Host`` as the engine writes it, with IPv6 literals bracketed (RFC 9110 7.2)."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    if (use_tls and port == 443) or (not use_tls and port == 80):
+        return shown
+    return f"{shown}:{port}"
+
+
+def build_request_head(
+    verb: str,
+    target: str,
+    headers: Sequence[str],
+    *,
+    host: str,
+    body_length: int | None,
+    user_agent: str,
+    extra_headers: Iterable[str] = (),
+) -> bytes:
+    """Serialize a request head in the engine's header order.
+
+    ``body_length`` None means the body is streamed with chunked coding;
+    0 means no body (the engine sends no Content-Length then).
+    User headers come first, verbatim; then Host, Content-Length, User-Agent
+    and Accept unless the caller supplied them (``extra_headers`` such as
+    Proxy-Authorization are added after those).
+    """
+    check_request_target(verb, target)
+    check_headers(headers)
+    lines = [f"{verb} {target} HTTP/1.1"]
+    lines.extend(headers)
+    if not _has_header(headers, "Host"):
+        lines.append(f"Host: {host}")
+    user_length = _has_header(headers, "Content-Length")
+    user_te = _has_header(headers, "Transfer-Encoding")
+    if body_length is None:
+        if user_length:
+            raise RequestError("Content-Length given for a body of unknown length")
+        if not user_te:
+            lines.append("Transfer-Encoding: chunked")
+    elif user_length:
+        for h in headers:
+            if _header_name(h).strip().lower() == "content-length":
+                declared = h.split(":", 1)[1].strip()
+                if not declared.isdigit() or int(declared) != body_length:
+                    raise RequestError(
+                        f"Content-Length header says {declared!r} but the body has "
+                        f"{body_length} bytes"
+                    )
+    elif body_length > 0 and not user_te:
+        lines.append(f"Content-Length: {body_length}")
+    if not _has_header(headers, "User-Agent"):
+        lines.append(f"User-Agent: {user_agent}")
+    if not _has_header(headers, "Accept"):
+        lines.append("Accept: */*")
+    lines.extend(extra_headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+# --------------------------------------------------------------------------- responses
+
+
+class Framing(Enum):
+    """How the body of a response is delimited on the wire."""
+
+    NONE = "none"  # no body bytes follow the head
+    LENGTH = "length"  # Content-Length bytes follow
+    CHUNKED = "chunked"  # chunked transfer coding
+    UNTIL_CLOSE = "until_close"  # everything until the server closes
+
+
+@dataclass
+class ResponseHead:
+    """A parsed final response head."""
+
+    http_version: tuple[int, int]
+    status_code: int
+    reason: str
+    #: Header lines as received ("Name: value"), stripped, in order.
+    header_lines: list[str]
+    framing: Framing
+    #: Content-Length if the response had one (also for HEAD/304), else -1.
+    content_length: int
+    chunked: bool
+    keep_alive: bool
+
+
+class _State(Enum):
+    HEAD = "head"
+    LENGTH = "length"
+    CHUNK_SIZE = "chunk_size"
+    CHUNK_DATA = "chunk_data"
+    CHUNK_END = "chunk_end"
+    TRAILERS = "trailers"
+    UNTIL_CLOSE = "until_close"
+    DONE = "done"
+    ERROR = "error"
+
+
+# Which states hold pure body bytes that may be read directly from the wire.
+_DIRECT_STATES = frozenset({_State.LENGTH, _State.CHUNK_DATA, _State.UNTIL_CLOSE})
+
+
+@dataclass
+class ResponseReader:
+    """Parses one response (skipping 1xx interim heads) from bytes fed to it.
+
+    Usage: ``receive(data)``; ``read_head()`` until it returns a head; then
+    ``take_body(n)`` / ``direct_read_limit`` + ``consumed_direct`` until
+    ``done``. ``receive_eof()`` tells it the server closed. Errors raise
+    ProtocolError and leave the reader in an error state.
+    """
+
+    head_request: bool = False
+    connect_request: bool = False
+    _buf: bytearray = field(default_factory=bytearray)
+    _state: _State = _State.HEAD
+    _scan_from: int = 0  # where to resume searching for the end of the head
+    _remaining: int = 0  # bytes left in the body (LENGTH) or current chunk
+    _interim_seen: int = 0
+    _trailer_bytes: int = 0
+    _eof: bool = False
+    head: ResponseHead | None = None
+    trailers: list[str] = field(default_factory=list)
+
+    # ---- input
+
+    def receive(self, data: bytes | bytearray | memoryview) -> None:
+        self._buf += data
+
+    def receive_eof(self) -> None:
+        """The server closed its side. Ends an until-close body; else an error later."""
+        self._eof = True
+        if self._state is _State.UNTIL_CLOSE and not self._buf:
+            self._state = _State.DONE
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    @property
+    def done(self) -> bool:
+        return self._state is _State.DONE
+
+    @property
+    def in_body(self) -> bool:
+        return self._state not in (_State.HEAD, _State.DONE, _State.ERROR)
+
+    @property
+    def body_remaining(self) -> int:
+        """Bytes left of a Content-Length body (-1 for other framings)."""
+        return self._remaining if self._state is _State.LENGTH else -1
+
+    def take_leftover(self) -> bytes:
+        """Bytes received past the end of the message (a pipelining server)."""
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data
+
+    # ---- head
+
+    def read_head(self) -> ResponseHead | None:
+        """Parse a complete final head from the buffer, or return None for more data."""
+        while self._state is _State.HEAD:
+            end, sep = self._find_head_end()
+            if end < 0:
+                if len(self._buf) > limits.MAX_HEADER_BLOCK:
+                    self._fail(f"response head larger than {limits.MAX_HEADER_BLOCK} bytes")
+                if self._eof:
+                    self._fail("server closed the connection before the response head ended")
+                return None
+            block = bytes(self._buf[:end])
+            del self._buf[: end + sep]
+            self._scan_from = 0
+            head = self._parse_head(block)
+            if 100 <= head.status_code < 200:
+                if head.status_code == 101:
+                    self._fail("unsolicited 101 Switching Protocols")
+                self._interim_seen += 1
+                if self._interim_seen > limits.MAX_INTERIM_RESPONSES:
+                    self._fail(f"more than {limits.MAX_INTERIM_RESPONSES} interim 1xx responses")
+                continue
+            self.head = head
+            self._enter_body(head)
+            return head
+        return self.head
+
+    def _find_head_end(self) -> tuple[int, int]:
+        buf = self._buf
+        start = max(0, self._scan_from - 3)
+        # Leading empty lines before a status line are tolerated (RFC 9112 2.2).
+        while buf[:2] == b"\r\n" or buf[:1] == b"\n":
+            del buf[: 2 if buf[:1] == b"\r" else 1]
+            start = 0
+        limit = min(len(buf), limits.MAX_HEADER_BLOCK + 4)
+        crlf = buf.find(b"\r\n\r\n", start, limit)
+        lf = buf.find(b"\n\n", start, limit)
+        self._scan_from = len(buf)
+        if crlf >= 0 and (lf < 0 or crlf < lf):
+            return crlf, 4
+        if lf >= 0:
+            return lf, 2
+        return -1, 0
+
+    def _parse_head(self, block: bytes) -> ResponseHead:
+        raw_lines = block.split(b"\n")
+        status = _STATUS_LINE.fullmatch(raw_lines[0].rstrip(b"\r"))
+        if status is None:
+            self._fail(f"malformed status line {raw_lines[0][:80]!r}")
+        major, minor = int(status[1]), int(status[2])
+        if major != 1:
+            self._fail(f"unsupported HTTP version {major}.{minor}")
+        code = int(status[3])
+        reason = _decode(status[4] or b"")
+        lines: list[str] = []
+        for raw in raw_lines[1:]:
+            raw = raw.rstrip(b"\r")
+            if not raw:
+                continue
+            if raw[:1] in (b" ", b"\t"):
+                # obs-fold: RFC 9112 5.2 lets a client join it to the previous field.
+                if not lines:
+                    self._fail("header block starts with a continuation line")
+                lines[-1] = lines[-1] + " " + _decode(raw.strip())
+                continue
+            colon = raw.find(b":")
+            if colon <= 0 or not _TOKEN.fullmatch(raw[:colon]):
+                self._fail(f"malformed header line {raw[:80]!r}")
+            if b"\x00" in raw:
+                self._fail("NUL byte in a header field")
+            lines.append(_decode(raw.strip()))
+            if len(lines) > limits.MAX_HEADER_FIELDS:
+                self._fail(f"more than {limits.MAX_HEADER_FIELDS} header fields")
+        return self._frame(major, minor, code, reason, lines)
+
+    def _frame(
+        self, major: int, minor: int, code: int, reason: str, lines: list[str]
+    ) -> ResponseHead:
+        lengths: set[int] = set()
+        codings: list[str] = []
+        connection: list[str] = []
+        for line in lines:
+            name, _, value = line.partition(":")
+            name = name.strip().lower()
+            value = value.strip()
+            if name == "content-length":
+                for part in value.split(","):
+                    part = part.strip()
+                    if not part.isdigit() or not part.isascii() or len(part) > 18:
+                        self._fail(f"invalid Content-Length {value[:40]!r}")
+                    lengths.add(int(part))
+            elif name == "transfer-encoding":
+                codings.extend(c.strip().lower() for c in value.split(",") if c.strip())
+            elif name == "connection":
+                connection.extend(c.strip().lower() for c in value.split(","))
+        if len(lengths) > 1:
+            self._fail("conflicting Content-Length values")
+        content_length = lengths.pop() if lengths else -1
+        chunked = bool(codings) and codings[-1] == "chunked"
+        if codings and content_length >= 0:
+            self._fail("both Transfer-Encoding and Content-Length (request smuggling guard)")
+        if minor == 0:
+            keep_alive = "keep-alive" in connection and "close" not in connection
+        else:
+            keep_alive = "close" not in connection
+
+        no_body_status = code in (204, 304) or 100 <= code < 200
+        if self.connect_request and 200 <= code < 300:
+            framing = Framing.NONE
+        elif self.head_request or no_body_status:
+            # HEAD and 204/304 never carry a body, whatever the head claims.
+            framing = Framing.LENGTH if (self.head_request or content_length >= 0) else Framing.NONE
+            content_length = 0 if framing is Framing.LENGTH else -1
+        elif chunked:
+            framing = Framing.CHUNKED
+        elif codings:
+            framing = Framing.UNTIL_CLOSE  # RFC 9112 6.3: unknown final coding
+            keep_alive = False
+        elif content_length >= 0:
+            framing = Framing.LENGTH
+        elif not keep_alive:
+            framing = Framing.UNTIL_CLOSE
+        else:
+            # The engine's rule: no length on a keep-alive connection means no body.
+            framing = Framing.NONE
+        return ResponseHead(
+            (major, minor), code, reason, lines, framing, content_length, chunked, keep_alive
+        )
+
+    def _enter_body(self, head: ResponseHead) -> None:
+        if head.framing is Framing.LENGTH:
+            self._remaining = head.content_length
+            self._state = _State.LENGTH if self._remaining > 0 else _State.DONE
+        elif head.framing is Framing.CHUNKED:
+            self._state = _State.CHUNK_SIZE
+        elif head.framing is Framing.UNTIL_CLOSE:
+            self._state = _State.UNTIL_CLOSE
+            if self._eof and not self._buf:
+                self._state = _State.DONE
+        else:
+            self._state = _State.DONE
+
+    # ---- body
+
+    def direct_read_limit(self, budget: int) -> int:
+        """How many bytes may be read from the wire straight into the caller's buffer."""
+        if self._buf or self._state not in _DIRECT_STATES:
+            return 0
+        if self._state is _State.UNTIL_CLOSE:
+            return budget
+        return min(budget, self._remaining)
+
+    def consumed_direct(self, n: int) -> None:
+        """Account for ``n`` body bytes the caller read directly (``n`` > 0)."""
+        if self._state is _State.UNTIL_CLOSE:
+            return
+        self._remaining -= n
+        if self._remaining == 0:
+            self._state = _State.DONE if self._state is _State.LENGTH else _State.CHUNK_END
+
+    def take_body(self, budget: int) -> bytes:
+        """Return up to ``budget`` body bytes from the buffer, advancing the framing."""
+        out: list[bytes] = []
+        while budget > 0:
+            state = self._state
+            if state in _DIRECT_STATES:
+                if not self._buf:
+                    break
+                n = len(self._buf) if state is _State.UNTIL_CLOSE else self._remaining
+                n = min(n, budget, len(self._buf))
+                out.append(bytes(self._buf[:n]))
+                del self._buf[:n]
+                budget -= n
+                if state is not _State.UNTIL_CLOSE:
+                    self.consumed_direct(n)
+                elif self._eof and not self._buf:
+                    self._state = _State.DONE
+            elif state is _State.CHUNK_SIZE:
+                if not self._chunk_size_line():
+                    break
+            elif state is _State.CHUNK_END:
+                if not self._chunk_end():
+                    break
+            elif state is _State.TRAILERS:
+                if not self._trailer_line():
+                    break
+            else:
+                break
+        if self._eof and self._state not in (_State.DONE, _State.ERROR) and not self._buf:
+            if self._state is _State.UNTIL_CLOSE:
+                self._state = _State.DONE
+            elif self._state is not _State.HEAD:
+                self._fail("server closed the connection before the body ended")
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def _line(self, limit: int, what: str) -> bytes | None:
+        nl = self._buf.find(b"\n", 0, limit + 1)
+        if nl < 0:
+            if len(self._buf) > limit:
+                self._fail(f"{what} longer than {limit} bytes")
+            return None
+        line = bytes(self._buf[:nl])
+        del self._buf[: nl + 1]
+        return line[:-1] if line.endswith(b"\r") else line
+
+    def _chunk_size_line(self) -> bool:
+        line = self._line(limits.MAX_CHUNK_LINE, "chunk-size line")
+        if line is None:
+            return False
+        size_text = line.split(b";", 1)[0].strip(b" \t")
+        if not size_text or len(size_text) > 16 or not all(
+            c in b"0123456789abcdefABCDEF" for c in size_text
+        ):
+            self._fail(f"invalid chunk size {line[:40]!r}")
+        size = int(size_text, 16)
+        if size > limits.MAX_CHUNK_SIZE:
+            self._fail("chunk size out of range")
+        if size == 0:
+            self._state = _State.TRAILERS
+            self._trailer_bytes = 0
+        else:
+            self._remaining = size
+            self._state = _State.CHUNK_DATA
+        return True
+
+    def _chunk_end(self) -> bool:
+        if len(self._buf) < 2:
+            if self._buf and self._buf[:1] != b"\r" and self._buf[:1] != b"\n":
+                self._fail("chunk data not followed by CRLF")
+            if self._buf[:1] == b"\n":
+                del self._buf[:1]
+                self._state = _State.CHUNK_SIZE
+                return True
+            return False
+        if self._buf[:2] == b"\r\n":
+            del self._buf[:2]
+        elif self._buf[:1] == b"\n":
+            del self._buf[:1]
+        else:
+            self._fail("chunk data not followed by CRLF")
+        self._state = _State.CHUNK_SIZE
+        return True
+
+    def _trailer_line(self) -> bool:
+        line = self._line(limits.MAX_TRAILER_BLOCK, "trailer block")
+        if line is None:
+            return False
+        self._trailer_bytes += len(line) + 2
+        if self._trailer_bytes > limits.MAX_TRAILER_BLOCK:
+            self._fail(f"trailer block larger than {limits.MAX_TRAILER_BLOCK} bytes")
+        if not line.strip():
+            self._state = _State.DONE
+            return True
+        colon = line.find(b":")
+        if colon <= 0 or not _TOKEN.fullmatch(line[:colon]) or b"\x00" in line:
+            self._fail(f"malformed trailer line {line[:80]!r}")
+        self.trailers.append(_decode(line.strip()))
+        return True
+
+    def _fail(self, message: str) -> NoReturn:
+        self._state = _State.ERROR
+        raise ProtocolError(message)
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+# --------------------------------------------------------------------------- query strings
+
+
+def http_escape(text: str) -> str:
+    """Godot's ``String.http_escape`` (3.5): UTF-8, unreserved kept, ``%XX`` upper-case."""
+    return quote(text, safe="-._~")
+
+
+def _num(value: float) -> str:
+    # Godot's String::num: up to 14 significant digits, trailing zeros dropped.
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    integer_digits = len(str(int(abs(value)))) if abs(value) >= 1 else 0
+    decimals = max(0, 14 - integer_digits)
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def stringify(value: object) -> str:
+    """Godot 3 ``Variant`` -> ``String`` conversion for the types a script can pass."""
+    if value is None:
+        return "Null"
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return _num(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return "[" + ", ".join(str(b) for b in value) + "]"
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{stringify(k)}:{stringify(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(stringify(v) for v in value) + "]"
+    return str(value)
+
+
+def query_string_from_dict(fields: Mapping[object, object]) -> str:
+    """The engine's ``query_string_from_dict``: arrays repeat the key, null drops ``=``."""
+    parts: list[str] = []
+    for key, value in fields.items():
+        name = http_escape(stringify(key))
+        if isinstance(value, (list, tuple)):
+            parts.extend(f"{name}={http_escape(stringify(v))}" for v in value)
+        elif value is None:
+            parts.append(name)
+        else:
+            parts.append(f"{name}={http_escape(stringify(value))}")
+    return "&".join(parts)
+

@@ -1,0 +1,308 @@
+"""Bytes in and out without blocking: resolver thread, TCP connect, TLS, streams.
+
+This layer knows no HTTP. It turns OS and ssl errors into ``TransportError``
+(or ``TlsError``) in one place each, so the client only deals with those.
+
+The ``Stream`` protocol is the ``connection`` seam of ``HTTPClient``: any
+object with these three methods can carry the HTTP traffic (a test script
+feeding one byte per call, a socket wrapper of the caller's, ...).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import ssl
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from threading import Lock
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "Connector",
+    "Resolver",
+    "SocketStream",
+    "Stream",
+    "TlsError",
+    "TlsHandshake",
+    "TransportError",
+    "is_ip_literal",
+    "wait_stream",
+]
+
+Address = tuple[int, int, int, str, tuple[object, ...]]
+
+
+class TransportError(Exception):
+    """The connection failed or broke (refused, reset, timed out...)."""
+
+
+class TlsError(TransportError):
+    """TLS could not be set up: handshake, verification or pin failure."""
+
+
+@runtime_checkable
+class Stream(Protocol):
+    """What HTTPClient needs from a connection.
+
+    ``recv(n)`` returns up to n bytes, ``b""`` once the peer has closed, or
+    ``None`` when nothing is available right now. ``send(data)`` returns how
+    many bytes were accepted (0 when the stream cannot take more right now).
+    Both may raise OSError; the client turns that into a connection error.
+    """
+
+    def recv(self, n: int, /) -> bytes | None: ...
+
+    def send(self, data: bytes | memoryview, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def wait_stream(stream: Stream, for_write: bool, timeout: float) -> None:
+    """Wait until ``stream`` is likely ready (blocking mode), at most ``timeout`` s."""
+    wait = getattr(stream, "wait", None)
+    if wait is not None:
+        wait(for_write, timeout)
+    else:
+        time.sleep(min(timeout, 0.001))
+
+
+class SocketStream:
+    """A non-blocking socket (plain or TLS) seen as a ``Stream``."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.is_tls = isinstance(sock, ssl.SSLSocket)
+        self._pushback = b""
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def recv(self, n: int, /) -> bytes | None:
+        if self._pushback:
+            data, self._pushback = self._pushback[:n], self._pushback[n:]
+            return data
+        try:
+            return self.sock.recv(n)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return None
+        except ssl.SSLZeroReturnError:
+            return b""
+        except OSError as exc:
+            raise TransportError(_describe(exc)) from exc
+
+    def recv_into(self, buffer: memoryview, /) -> int | None:
+        """Like recv, into ``buffer``: the body fast path (no intermediate bytes)."""
+        if self._pushback:
+            data = self.recv(len(buffer))
+            assert data is not None
+            buffer[: len(data)] = data
+            return len(data)
+        try:
+            return self.sock.recv_into(buffer)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return None
+        except ssl.SSLZeroReturnError:
+            return 0
+        except OSError as exc:
+            raise TransportError(_describe(exc)) from exc
+
+    def send(self, data: bytes | memoryview, /) -> int:
+        try:
+            return self.sock.send(data)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return 0
+        except OSError as exc:
+            raise TransportError(_describe(exc)) from exc
+
+    def wait(self, for_write: bool, timeout: float) -> None:
+        if not for_write and (self._pushback or (self.is_tls and self._tls_pending())):
+            return
+        fd = self.sock.fileno()
+        if fd < 0:
+            return
+        try:
+            if for_write:
+                select.select([], [fd], [fd], timeout)
+            else:
+                select.select([fd], [], [fd], timeout)
+        except (OSError, ValueError):
+            pass
+
+    def _tls_pending(self) -> int:
+        assert isinstance(self.sock, ssl.SSLSocket)
+        try:
+            return self.sock.pending()
+        except (OSError, ValueError):
+            return 0
+
+    def is_alive(self) -> bool:
+        """False once the peer has closed or reset; reads nothing that matters.
+
+        Plain sockets peek; TLS sockets cannot, so a byte read here is kept
+        and handed out by the next ``recv``.
+        """
+        if self._pushback:
+            return True
+        try:
+            if self.is_tls:
+                if self._tls_pending():
+                    return True
+                readable, _, _ = select.select([self.sock], [], [], 0)
+                if not readable:
+                    return True
+                data = self.sock.recv(1)
+                self._pushback = data
+                return bool(data)
+            return self.sock.recv(1, socket.MSG_PEEK) != b""
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"{os.strerror(exc.errno)} (errno {exc.errno})"
+    return str(exc) or type(exc).__name__
+
+
+def is_ip_literal(host: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+class Resolver:
+    """getaddrinfo on a worker thread, so a slow DNS server never stalls a frame."""
+
+    _pool: ThreadPoolExecutor | None = None
+    _lock = Lock()
+
+    @classmethod
+    def _executor(cls) -> ThreadPoolExecutor:
+        with cls._lock:
+            if cls._pool is None:
+                cls._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gdhttp-dns")
+            return cls._pool
+
+    @classmethod
+    def resolve(cls, host: str, port: int) -> Future[list[Address]]:
+        return cls._executor().submit(_getaddrinfo, host, port)
+
+
+def _getaddrinfo(host: str, port: int) -> list[Address]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return [(f, t, p, c, tuple(a)) for f, t, p, c, a in infos]
+
+
+def literal_addresses(host: str, port: int) -> list[Address]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockaddr: tuple[object, ...] = (host, port, 0, 0) if family == socket.AF_INET6 else (host, port)
+    return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+
+
+class Connector:
+    """Non-blocking TCP connect that tries each resolved address in order."""
+
+    def __init__(self, addresses: list[Address], timeout: float) -> None:
+        self._addresses = list(addresses)
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._deadline = 0.0
+        self._errors: list[str] = []
+        self._start_next()
+
+    def _start_next(self) -> None:
+        while self._addresses:
+            family, type_, proto, _, sockaddr = self._addresses.pop(0)
+            try:
+                sock = socket.socket(family, type_, proto)
+            except OSError as exc:
+                self._errors.append(_describe(exc))
+                continue
+            sock.setblocking(False)
+            code = sock.connect_ex(sockaddr)
+            if code in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+                self._sock = sock
+                self._deadline = time.monotonic() + self._timeout
+                return
+            self._errors.append(f"{sockaddr[0]}: {os.strerror(code)}")
+            sock.close()
+        self._sock = None
+
+    def step(self) -> socket.socket | None:
+        """Return the connected socket, None while pending; raise when all failed."""
+        while self._sock is not None:
+            sock = self._sock
+            try:
+                _, writable, _ = select.select([], [sock], [], 0)
+            except (OSError, ValueError) as exc:
+                writable = []
+                self._errors.append(_describe(exc))
+            if writable:
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code == 0:
+                    self._sock = None
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    return sock
+                self._errors.append(os.strerror(code))
+            elif time.monotonic() < self._deadline:
+                return None
+            else:
+                self._errors.append(f"connect timed out after {self._timeout:g} s")
+            sock.close()
+            self._start_next()
+        raise TransportError("; ".join(self._errors) or "no address to connect to")
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._addresses.clear()
+
+
+class TlsHandshake:
+    """A TLS handshake stepped by poll() over an already connected socket."""
+
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext, server_name: str) -> None:
+        try:
+            self.sock: ssl.SSLSocket = context.wrap_socket(
+                sock,
+                server_hostname=server_name or None,
+                do_handshake_on_connect=False,
+            )
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            sock.close()
+            raise TlsError(f"TLS setup failed: {exc}") from exc
+
+    def step(self) -> bool:
+        """True once the handshake is complete; raise TlsError on failure."""
+        try:
+            self.sock.do_handshake()
+            return True
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            return False
+        except ssl.SSLCertVerificationError as exc:
+            raise TlsError(f"certificate verification failed: {exc.verify_message}") from exc
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise TlsError(f"TLS handshake failed: {_describe(exc)}") from exc
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
