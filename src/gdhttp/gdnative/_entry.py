@@ -1,0 +1,165 @@
+"""What the engine calls: the exported entry points and the NativeScript callbacks.
+
+This module is the bridge's single error boundary. Every callback runs its
+work inside one ``try``; any Python exception is printed (with traceback)
+through Godot's error output and turned into a defined fallback: nil, or an
+``Error`` code for methods annotated to return one. Nothing raises into the
+engine.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any
+
+from gdhttp.gdnative import objects, registry, variant
+
+ffi: Any = None
+lib: Any = None
+bound = False  # the API tables were found and are compatible
+
+_BIND_ERRORS = {
+    1: "no GDNative API struct was passed to godot_gdnative_init",
+    2: "the engine's core API is not version 1.x",
+    3: "the engine lacks core API 1.1 (Godot 3.1 or newer is required)",
+    4: "the engine lacks the NativeScript 1.x extension",
+}
+
+
+def report(text: str, where: str = "gdhttp", file: str = "python", line: int = 0) -> None:
+    """Print an error through the engine (stderr if the engine is not bound)."""
+    if bound:
+        lib.gdb_print_error(
+            text.encode("utf-8", "replace"), where.encode(), file.encode(), line
+        )
+    else:
+        os.write(2, f"ERROR: {where}: {text}\n".encode("utf-8", "replace"))
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _failed(where: str, exc: BaseException) -> None:
+    # Drop the bridge's own frames: the user wants to see their code.
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_HERE)
+    ]
+    if not frames and isinstance(exc, registry.BridgeCallError | objects.GodotCallError):
+        report(str(exc), where)  # a caller mistake caught by the bridge: the message says it all
+        return
+    text = "".join(traceback.format_list(frames)) + "".join(
+        traceback.format_exception_only(exc)
+    )
+    last = frames[-1] if frames else None
+    report(
+        "Python exception\n" + text.rstrip(),
+        where,
+        last.filename if last else "python",
+        (last.lineno or 0) if last else 0,
+    )
+
+
+def _restore_environment() -> None:
+    # The constructor set these for our interpreter only; child processes the
+    # game spawns must see the environment the engine was started with.
+    flags = lib.gdb_env_flags()
+    if flags & 1:
+        os.environ.pop("PYTHONHOME", None)
+    if flags & 2:
+        old = lib.gdb_original_pythonpath()
+        if old == ffi.NULL:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = ffi.string(old).decode()
+
+
+def attach(ffi_: Any, lib_: Any) -> None:
+    """Called once by the library's init code, right after Python started."""
+    global ffi, lib
+    ffi, lib = ffi_, lib_
+    registry.ffi, registry.lib = ffi, lib
+    _restore_environment()
+    from_handle = ffi.from_handle
+    ret_nil = variant.ret_any
+
+    @ffi.def_extern(name="godot_gdnative_init")
+    def _init(options: Any) -> None:
+        global bound
+        try:
+            code = lib.gdb_bind(options)
+            if code:
+                report(f"gdhttp bridge disabled: {_BIND_ERRORS.get(code, code)}", "gdnative_init")
+                return
+            bound = True
+            variant.bind(ffi, lib)
+            objects.bind(ffi, lib)
+        except BaseException as exc:
+            bound = False
+            _failed("gdnative_init", exc)
+
+    @ffi.def_extern(name="godot_gdnative_terminate")
+    def _terminate(options: Any) -> None:
+        pass  # Python stays initialised: CPython cannot be finalised and restarted safely.
+
+    @ffi.def_extern(name="godot_nativescript_init")
+    def _ns_init(handle: Any) -> None:
+        if not bound:
+            return
+        try:
+            registry.import_modules(report)
+            registry.register_all(handle, report)
+        except BaseException as exc:
+            _failed("nativescript_init", exc)
+
+    @ffi.def_extern(name="godot_nativescript_terminate")
+    def _ns_terminate(handle: Any) -> None:
+        pass
+
+    @ffi.def_extern(name="gdb_py_create")
+    def _create(owner: Any, method_data: Any) -> Any:
+        spec = from_handle(method_data)
+        try:
+            return registry.keep_instance(spec.instantiate(owner))
+        except BaseException as exc:
+            _failed(f"{spec.name}.new", exc)
+            return ffi.NULL
+
+    @ffi.def_extern(name="gdb_py_destroy")
+    def _destroy(owner: Any, method_data: Any, user_data: Any) -> None:
+        try:
+            inst = registry.drop_instance(user_data)
+            hook = getattr(inst, "_destroy", None)
+            if hook is not None:
+                hook()
+        except BaseException as exc:
+            _failed("destroy", exc)
+
+    @ffi.def_extern(name="gdb_py_method")
+    def _method(owner: Any, method_data: Any, user_data: Any, argc: int, argv: Any) -> Any:
+        spec = from_handle(method_data)
+        try:
+            return spec.invoke(from_handle(user_data), argc, argv)
+        except registry.BridgeCallError as exc:
+            _failed(spec.qualname, exc)
+            return ret_nil(spec.args_fallback)
+        except BaseException as exc:
+            _failed(spec.qualname, exc)
+            return ret_nil(spec.error_fallback)
+
+    @ffi.def_extern(name="gdb_py_get")
+    def _get(owner: Any, method_data: Any, user_data: Any) -> Any:
+        spec = from_handle(method_data)
+        try:
+            return spec.get(from_handle(user_data))
+        except BaseException as exc:
+            _failed(spec.qualname, exc)
+            return variant.RET_NIL
+
+    @ffi.def_extern(name="gdb_py_set")
+    def _set(owner: Any, method_data: Any, user_data: Any, value: Any) -> None:
+        spec = from_handle(method_data)
+        try:
+            spec.set(from_handle(user_data), value)
+        except BaseException as exc:
+            _failed(spec.qualname, exc)
