@@ -536,7 +536,9 @@ class HTTPClient:
                 verb,
                 target,
                 header_list,
-                host=protocol.host_header_value(self._host, self._port, self._use_tls),
+                # An adopted stream has no known host: the caller supplies Host then.
+                host=protocol.host_header_value(self._host, self._port, self._use_tls)
+                if self._host else "",
                 body_length=None if (source is not None and length < 0) else
                 (length if source is not None else len(body)),
                 user_agent=self._user_agent,

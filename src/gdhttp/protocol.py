@@ -136,7 +136,7 @@ def build_request_head(
     check_headers(headers)
     lines = [f"{verb} {target} HTTP/1.1"]
     lines.extend(headers)
-    if not _has_header(headers, "Host"):
+    if host and not _has_header(headers, "Host"):
         lines.append(f"Host: {host}")
     user_length = _has_header(headers, "Content-Length")
     user_te = _has_header(headers, "Transfer-Encoding")
