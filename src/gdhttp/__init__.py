@@ -7,6 +7,7 @@ bridge in ``gdhttp.gdnative``, inside a Godot 3 engine.
 
 from __future__ import annotations
 
+from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, ResponseCode, Result, Status
 
 __all__ = ["Error", "HTTPClient", "Method", "ResponseCode", "Result", "Status"]
@@ -14,11 +15,7 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # Imported lazily so `import gdhttp.constants` stays cheap for the bridge.
-    if name == "HTTPClient":
-        from gdhttp.client import HTTPClient
-
-        return HTTPClient
+    # HTTPRequest is imported on first use: most scripts only need the client.
     if name == "HTTPRequest":
         from gdhttp.request import HTTPRequest
 
