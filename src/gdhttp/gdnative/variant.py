@@ -52,6 +52,12 @@ def bind(ffi_: Any, lib_: Any) -> None:
         _RET_INT[i] = p[0]
 
 
+class PoolStringList(list[str]):
+    """A PoolStringArray as a Python list; converts back to a PoolStringArray."""
+
+    __slots__ = ()
+
+
 class VariantBox:
     """Owns one engine variant; ``take()`` hands it over (for returning)."""
 
@@ -191,7 +197,7 @@ def _psa_var(vp: Any) -> list[str]:
     a = lib.gdb_variant_as_pool_string_array(vp)
     ap = ffi.addressof(a)
     try:
-        out = []
+        out = PoolStringList()
         for i in range(lib.gdb_pool_string_array_size(ap)):
             s = lib.gdb_pool_string_array_get(ap, i)
             sp = ffi.addressof(s)
@@ -357,6 +363,8 @@ def write(vp: Any, value: Any) -> None:
         write_str(vp, value)
     elif isinstance(value, bytes | bytearray | memoryview):
         write_bytes(vp, value)
+    elif type(value) is PoolStringList:
+        write_str_list(vp, value)
     elif isinstance(value, list | tuple):
         write_list(vp, value)
     elif isinstance(value, dict):

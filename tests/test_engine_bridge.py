@@ -1,0 +1,41 @@
+"""The GDNative bridge inside the real engine (godot3-server)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from engine.godot_harness import GODOT, ensure_addon, run_suite  # noqa: E402
+
+pytestmark = [
+    pytest.mark.engine,
+    pytest.mark.skipif(shutil.which(GODOT) is None, reason="godot3-server is not installed"),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def addon() -> None:
+    ensure_addon()
+
+
+def test_bridge_suite() -> None:
+    run = run_suite("bridge_suite.gd", verbose=True)
+    assert run.returncode == 0 and not run.failed, run.describe()
+    assert run.result_line.startswith("RESULT passed=") and len(run.passed) >= 70
+    # The error paths print through Godot's error output, with the Python traceback.
+    assert "RuntimeError: raised on purpose by the bridge suite" in run.stderr
+    assert "takes 4 arguments, got 1" in run.stderr
+    assert "expected PoolByteArray, got null" in run.stderr
+    # --verbose makes the engine list every leaked object and resource at exit.
+    assert run.leak_reports() == [], run.describe()
+    assert "Exception ignored" not in run.output  # nothing escaped the error boundary
+
+
+def test_no_python_output_on_stdout_without_errors() -> None:
+    run = run_suite("bridge_quiet.gd")
+    assert run.returncode == 0, run.describe()
+    assert "Traceback" not in run.output and "gdhttp" not in run.stderr, run.describe()
