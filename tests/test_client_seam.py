@@ -26,8 +26,12 @@ class ScriptedStream:
         self.sent = bytearray()
         self.closed = False
         self.send_limit = 1 << 30
+        self.respond_after = 0  # the server answers once it has this many bytes
+        self.accept_total = 1 << 40  # the server stops reading after this many bytes
 
     def recv(self, n: int, /) -> bytes | None:
+        if len(self.sent) < self.respond_after:
+            return None
         if not self.incoming:
             return b"" if self.close_at_end else None
         size = min(n, self.step, len(self.incoming))
@@ -35,7 +39,7 @@ class ScriptedStream:
         return data
 
     def send(self, data: bytes | memoryview, /) -> int:
-        n = min(len(data), self.send_limit)
+        n = min(len(data), self.send_limit, self.accept_total - len(self.sent))
         self.sent += bytes(data[:n])
         return n
 
@@ -177,6 +181,7 @@ def test_body_is_written_by_poll_with_partial_writes() -> None:
                              close_at_end=False)
     stream.send_limit = 7
     body = bytes(range(256)) * 40
+    stream.respond_after = len(body) + 100
     assert client.request_raw(Method.METHOD_POST, "/up", ["Content-Type: x/y"], body) is Error.OK
     total = len(stream.sent)
     assert 0 < total < len(body)  # request() returned with most of the body still queued
@@ -190,6 +195,19 @@ def test_body_is_written_by_poll_with_partial_writes() -> None:
     assert b"Content-Length: 10240\r\n" in stream.sent
     assert client.get_uploaded_bytes() == len(body) == client.get_upload_size()
     assert sizes == sorted(sizes)
+    assert client.get_status() is Status.STATUS_BODY
+
+
+def test_early_response_stops_the_upload_and_spends_the_connection() -> None:
+    client, stream = adopted(b"HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n", "whole",
+                             close_at_end=False)
+    stream.accept_total = 5000
+    assert client.request_raw(Method.METHOD_POST, "/up", [], b"x" * 100_000) is Error.OK
+    drive(client)
+    client.read_response_body_chunk()
+    assert client.get_response_code() == 413
+    assert client.get_status() is Status.STATUS_DISCONNECTED
+    assert len(stream.sent) < 100_000 and stream.closed
 
 
 def test_streamed_upload_unknown_length_is_chunked() -> None:

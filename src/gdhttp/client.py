@@ -195,6 +195,7 @@ class HTTPClient:
         self._body_length = -1
         self._framing = Framing.NONE
         self._last_io = 0.0
+        self._spent = False  # the server answered before the whole body was sent
 
     def _drop(self) -> None:
         for part in (self._connector, self._handshake, self._stream):
@@ -560,6 +561,7 @@ class HTTPClient:
         self._reader = ResponseReader(head_request=method == Method.METHOD_HEAD)
         self._headers, self._trailers = [], []
         self._response_code, self._body_length = 0, -1
+        self._spent = False
         self._last_io = time.monotonic()
         self._go(Event.REQUEST_STARTED)
         try:
@@ -678,13 +680,16 @@ class HTTPClient:
             # the connection can't carry another request.
             self._out.clear()
             self._upload = None
-            head.keep_alive = False
+            self._spent = True
         self._response_code = head.status_code
         self._headers = list(head.header_lines)
         self._chunked = head.chunked
         self._framing = head.framing
         self._body_length = head.content_length if not head.chunked else -1
         if head.framing is Framing.NONE:
+            if self._spent:
+                self._drop()  # keep the response, release the unusable connection
+                return self._go(Event.SPENT)
             return self._go(Event.HEAD_WITHOUT_BODY)
         return self._go(Event.HEAD_WITH_BODY)
 
@@ -772,6 +777,9 @@ class HTTPClient:
                 self._reset()
                 self._chunked = chunked
                 self._go(Event.BODY_EOF)
+            elif self._spent:
+                self._drop()
+                self._go(Event.SPENT)
             else:
                 self._go(Event.BODY_DONE)
 

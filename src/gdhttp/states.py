@@ -31,6 +31,7 @@ class Event(Enum):
     BODY_EOF = auto()  # read-until-close body ended by the server closing
     CONNECTION_LOST = auto()  # reset, premature close, timeout, protocol violation
     ADOPTED = auto()  # set_connection() gave us a ready stream
+    SPENT = auto()  # response complete, but the connection can't carry another request
 
 
 S = Status
@@ -64,6 +65,8 @@ TRANSITIONS: Final[dict[tuple[Status, Event], tuple[Status, Error]]] = {
     ),
     (S.STATUS_BODY, Event.BODY_DONE): (S.STATUS_CONNECTED, E.OK),
     (S.STATUS_BODY, Event.BODY_EOF): (S.STATUS_DISCONNECTED, E.OK),
+    (S.STATUS_BODY, Event.SPENT): (S.STATUS_DISCONNECTED, E.OK),
+    (S.STATUS_REQUESTING, Event.SPENT): (S.STATUS_DISCONNECTED, E.OK),
     (S.STATUS_BODY, Event.CONNECTION_LOST): (S.STATUS_CONNECTION_ERROR, E.ERR_CONNECTION_ERROR),
 }
 
