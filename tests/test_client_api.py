@@ -76,7 +76,8 @@ def test_read_chunk_size_bounds_are_inclusive(size: int) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["", "a", "a.b", "::1", "https://", "http://abc", "bad host.com", "x\r\nHost: evil", "a/b/c.com",
+    ["", "a", "a.b", "::1", "https://", "http://abc", "bad host.com", "x\r\nHost: evil",
+     "a/b/c.com",
      "user@host.com", "a:b:c.com", "x" * 300],
 )
 def test_connect_refuses_bad_hosts(host: str) -> None:

@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from clientutil import WAIT_S, connect, exchange, fetch
-from servers import Endpoint
 
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, Status
+
+from clientutil import WAIT_S, connect, exchange, fetch
+from servers import Endpoint
 
 S = Status
 

@@ -228,7 +228,8 @@ def test_streamed_upload_short_source_is_an_error() -> None:
     import io
 
     client, _ = adopted(b"", "whole", close_at_end=False)
-    assert client.request_stream(Method.METHOD_PUT, "/f", [], io.BytesIO(b"abc"), 10) is Error.FAILED
+    short = io.BytesIO(b"abc")
+    assert client.request_stream(Method.METHOD_PUT, "/f", [], short, 10) is Error.FAILED
     assert client.get_status() is Status.STATUS_CONNECTION_ERROR
     assert "short" in client.get_error_message()
 
