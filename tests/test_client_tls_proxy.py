@@ -7,12 +7,13 @@ import hashlib
 import ssl
 
 import pytest
-from clientutil import connect, exchange, fetch
-from servers import Endpoint, ProxyServer, TLSMaterial
 
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, Status
 from gdhttp.tls import spki_sha256
+
+from clientutil import connect, exchange, fetch
+from servers import Endpoint, ProxyServer, TLSMaterial
 
 S = Status
 
