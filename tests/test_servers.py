@@ -262,6 +262,28 @@ def test_upload_put_and_post(nginx_http: Endpoint) -> None:
     assert len(conn.getresponse().read()) == 1024
 
 
+def test_post_echo_and_store_read_whole_body_first(nginx_http: Endpoint) -> None:
+    assert nginx_http.upload_dir is not None
+    with socket.create_connection((nginx_http.host, nginx_http.port), timeout=5) as s:
+        s.sendall(b"POST /post-echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+        s.settimeout(0.3)
+        with pytest.raises(TimeoutError):  # no answer before the body is complete
+            s.recv(100)
+        s.settimeout(5)
+        s.sendall(b"67890")
+        assert s.recv(1000).endswith(b"\r\n\r\nreceived 10\n")
+    payload = blob_bytes(200_000, seed=5)
+    conn = http.client.HTTPConnection(nginx_http.host, nginx_http.port, timeout=5)
+    conn.request("POST", "/post-echo", body=iter([payload[:7], payload[7:]]),
+                 encode_chunked=True)
+    assert conn.getresponse().read() == b"received 200000\n"
+    conn.request("POST", "/post-store/posted.bin", body=iter([payload]), encode_chunked=True)
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status in (201, 204) and resp.getheader("Location") is None
+    assert sha256_file(nginx_http.upload_dir / "posted.bin") == sha(payload)
+
+
 def test_repeated_and_big_headers(nginx_http: Endpoint) -> None:
     conn = http.client.HTTPConnection(nginx_http.host, nginx_http.port, timeout=5)
     conn.request("GET", "/headers/repeated")

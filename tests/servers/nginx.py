@@ -50,7 +50,13 @@ Locations served by every nginx test server (plain and TLS alike):
                           (no body for 204 and 304)
   /upload/<name>          WebDAV PUT (201 new / 204 overwrite; chunked request bodies OK),
                           DELETE; GET returns what was stored. Files land in Endpoint.upload_dir.
-  /post                   any method incl. POST/PUT: body read and discarded, 200 "ok\\n"
+  /post                   any method incl. POST/PUT: 200 "ok\\n" sent at once, the body
+                          is discarded as it arrives (the answer may precede the upload!)
+  /post-echo              any method: nginx reads the WHOLE body first (request buffering,
+                          proxied to an internal block), then 200 "received <N>\\n" with N
+                          the body length (Content-Length or chunked request bodies)
+  /post-store/<name>      any method with a body (POST too): whole body read first, then
+                          stored as Endpoint.upload_dir/<name>; 201 new / 204 overwrite
   /headers/repeated       two Set-Cookie and two X-Multi headers, body "repeated\\n"
   /headers/big            X-Big header of {BIG_HEADER_LEN} 'a' characters, body "big\\n"
   anything else           404
@@ -100,6 +106,11 @@ def _locations(www: Path, upload_parent: Path) -> str:
     a(f"        location /upload/ {{ root {upload_parent}; dav_methods PUT DELETE;")
     a("            create_full_put_path on; dav_access user:rw group:r all:r; }")
     a('        location = /post { default_type text/plain; return 200 "ok\\n"; }')
+    a("        location = /post-echo { proxy_pass http://gdhttp_internal/_echo_length;")
+    a("            proxy_request_buffering on; proxy_set_header Host localhost; }")
+    a("        location /post-store/ { proxy_pass http://gdhttp_internal/upload/;")
+    a("            proxy_method PUT; proxy_request_buffering on; proxy_hide_header Location;")
+    a("            proxy_set_header Host localhost; }")
     a("        location = /headers/repeated { default_type text/plain;")
     a('            add_header Set-Cookie "a=1; Path=/" always;')
     a('            add_header Set-Cookie "b=2; Path=/" always;')
@@ -136,7 +147,7 @@ def _ipv6_loopback_available() -> bool:
 
 
 def _config(prefix: Path, www: Path, upload_parent: Path, blocks: Sequence[ServerBlock],
-            ipv6: bool) -> str:
+            ipv6: bool, internal_port: int) -> str:
     out = [
         "daemon off;",
         "master_process off;",
@@ -159,6 +170,15 @@ def _config(prefix: Path, www: Path, upload_parent: Path, blocks: Sequence[Serve
         "    ssl_session_cache shared:gdhttp:1m;",
     ]
     locations = _locations(www, upload_parent)
+    # An internal block the /post-echo and /post-store locations proxy to.
+    out.append(f"    upstream gdhttp_internal {{ server {LOOPBACK}:{internal_port}; }}")
+    out.append("    server {")
+    out.append(f"        listen {LOOPBACK}:{internal_port};")
+    out.append("        location = /_echo_length { default_type text/plain;")
+    out.append('            return 200 "received $content_length\\n"; }')
+    out.append(f"        location /upload/ {{ root {upload_parent}; dav_methods PUT;")
+    out.append("            create_full_put_path on; dav_access user:rw group:r all:r; }")
+    out.append("    }")
     for b in blocks:
         ssl = " ssl" if b.cert_path is not None else ""
         out.append("    server {")
@@ -304,14 +324,16 @@ def start_nginx(
                 sblocks.append(ServerBlock(name, port, cert_path, key_path,
                                            tuple(protocols.split()), ciphers))
         conf = prefix / "nginx.conf"
-        conf.write_text(_config(prefix, www, upload_parent, sblocks, ipv6))
+        internal_port = free_port()
+        conf.write_text(_config(prefix, www, upload_parent, sblocks, ipv6, internal_port))
         error_log = prefix / "error.log"
         proc = ChildProcess(
             [exe, "-p", str(prefix), "-c", str(conf), "-e", str(error_log)],
             name="nginx", log_path=prefix / "stdout.log", cwd=prefix,
         )
         try:
-            proc.wait_for_ports([b.port for b in sblocks], extra_log=error_log)
+            proc.wait_for_ports([b.port for b in sblocks] + [internal_port],
+                                extra_log=error_log)
         except ServerStartError as exc:
             proc.stop()
             last_error = exc
