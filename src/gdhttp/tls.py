@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import ssl
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -72,12 +73,20 @@ def context_for(settings: TlsSettings) -> ssl.SSLContext:
         else:
             ctx.load_default_certs()
         if settings.crl_pem:
-            ctx.load_verify_locations(cadata=settings.crl_pem)
+            _load_crl(ctx, settings.crl_pem)
             chain = settings.crl_check_chain
             ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN if chain else ssl.VERIFY_CRL_CHECK_LEAF
     if settings.client_cert_path:
         ctx.load_cert_chain(settings.client_cert_path, settings.client_key_path or None)
     return ctx
+
+
+def _load_crl(ctx: ssl.SSLContext, pem: str) -> None:
+    # OpenSSL reads CRLs only from files (cadata takes certificates only).
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="gdhttp-crl-") as fh:
+        fh.write(pem)
+        fh.flush()
+        ctx.load_verify_locations(cafile=fh.name)
 
 
 def read_pem_argument(value: str) -> str:
