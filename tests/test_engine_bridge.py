@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine.godot_harness import GODOT, ensure_addon, run_suite  # noqa: E402
+from engine.godot_harness import GODOT, ensure_addon, run_suite
 
 pytestmark = [
     pytest.mark.engine,

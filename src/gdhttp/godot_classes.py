@@ -12,7 +12,7 @@ from typing import Any
 
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error
-from gdhttp.gdnative import GodotObjectLike, exposed, export
+from gdhttp.gdnative import GodotObjectLike, export, exposed
 from gdhttp.gdnative.tags import PoolByteArrayLike
 
 _user_agent: str | None = None

@@ -40,7 +40,7 @@ class Run:
         return self.stdout + self.stderr
 
     def lines(self, prefix: str) -> list[str]:
-        return [ln[len(prefix):] for ln in self.stdout.splitlines() if ln.startswith(prefix)]
+        return [ln[len(prefix) :] for ln in self.stdout.splitlines() if ln.startswith(prefix)]
 
     def leak_reports(self) -> list[str]:
         return [ln for ln in self.output.splitlines() if any(m in ln for m in LEAK_MARKERS)]
@@ -86,7 +86,8 @@ def run_suite(
         except subprocess.TimeoutExpired as exc:
             out = exc.stdout or ""
             text = out.decode(errors="replace") if isinstance(out, bytes) else out
-            raise AssertionError(f"{script} did not finish in {timeout}s:\n{text[-4000:]}") from None
+            msg = f"{script} did not finish in {timeout}s:\n{text[-4000:]}"
+            raise AssertionError(msg) from None
     run = Run(proc.returncode, proc.stdout, proc.stderr)
     run.passed = run.lines("PASS ")
     run.failed = run.lines("FAIL ")

@@ -30,9 +30,7 @@ _BIND_ERRORS = {
 def report(text: str, where: str = "gdhttp", file: str = "python", line: int = 0) -> None:
     """Print an error through the engine (stderr if the engine is not bound)."""
     if bound:
-        lib.gdb_print_error(
-            text.encode("utf-8", "replace"), where.encode(), file.encode(), line
-        )
+        lib.gdb_print_error(text.encode("utf-8", "replace"), where.encode(), file.encode(), line)
     else:
         os.write(2, f"ERROR: {where}: {text}\n".encode("utf-8", "replace"))
 
@@ -48,9 +46,7 @@ def _failed(where: str, exc: BaseException) -> None:
     if not frames and isinstance(exc, registry.BridgeCallError | objects.GodotCallError):
         report(str(exc), where)  # a caller mistake caught by the bridge: the message says it all
         return
-    text = "".join(traceback.format_list(frames)) + "".join(
-        traceback.format_exception_only(exc)
-    )
+    text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
     last = frames[-1] if frames else None
     report(
         "Python exception\n" + text.rstrip(),
@@ -83,7 +79,6 @@ def attach(ffi_: Any, lib_: Any) -> None:
     from_handle = ffi.from_handle
     ret_nil = variant.ret_any
 
-    @ffi.def_extern(name="godot_gdnative_init")
     def _init(options: Any) -> None:
         global bound
         try:
@@ -98,11 +93,9 @@ def attach(ffi_: Any, lib_: Any) -> None:
             bound = False
             _failed("gdnative_init", exc)
 
-    @ffi.def_extern(name="godot_gdnative_terminate")
     def _terminate(options: Any) -> None:
         pass  # Python stays initialised: CPython cannot be finalised and restarted safely.
 
-    @ffi.def_extern(name="godot_nativescript_init")
     def _ns_init(handle: Any) -> None:
         if not bound:
             return
@@ -112,11 +105,9 @@ def attach(ffi_: Any, lib_: Any) -> None:
         except BaseException as exc:
             _failed("nativescript_init", exc)
 
-    @ffi.def_extern(name="godot_nativescript_terminate")
     def _ns_terminate(handle: Any) -> None:
         pass
 
-    @ffi.def_extern(name="gdb_py_create")
     def _create(owner: Any, method_data: Any) -> Any:
         spec = from_handle(method_data)
         try:
@@ -125,7 +116,6 @@ def attach(ffi_: Any, lib_: Any) -> None:
             _failed(f"{spec.name}.new", exc)
             return ffi.NULL
 
-    @ffi.def_extern(name="gdb_py_destroy")
     def _destroy(owner: Any, method_data: Any, user_data: Any) -> None:
         try:
             inst = registry.drop_instance(user_data)
@@ -135,7 +125,6 @@ def attach(ffi_: Any, lib_: Any) -> None:
         except BaseException as exc:
             _failed("destroy", exc)
 
-    @ffi.def_extern(name="gdb_py_method")
     def _method(owner: Any, method_data: Any, user_data: Any, argc: int, argv: Any) -> Any:
         spec = from_handle(method_data)
         try:
@@ -147,7 +136,6 @@ def attach(ffi_: Any, lib_: Any) -> None:
             _failed(spec.qualname, exc)
             return ret_nil(spec.error_fallback)
 
-    @ffi.def_extern(name="gdb_py_get")
     def _get(owner: Any, method_data: Any, user_data: Any) -> Any:
         spec = from_handle(method_data)
         try:
@@ -156,10 +144,23 @@ def attach(ffi_: Any, lib_: Any) -> None:
             _failed(spec.qualname, exc)
             return variant.RET_NIL
 
-    @ffi.def_extern(name="gdb_py_set")
     def _set(owner: Any, method_data: Any, user_data: Any, value: Any) -> None:
         spec = from_handle(method_data)
         try:
             spec.set(from_handle(user_data), value)
         except BaseException as exc:
             _failed(spec.qualname, exc)
+
+    # cffi binds each exported symbol or callback to its Python function by name.
+    for symbol, func in (
+        ("godot_gdnative_init", _init),
+        ("godot_gdnative_terminate", _terminate),
+        ("godot_nativescript_init", _ns_init),
+        ("godot_nativescript_terminate", _ns_terminate),
+        ("gdb_py_create", _create),
+        ("gdb_py_destroy", _destroy),
+        ("gdb_py_method", _method),
+        ("gdb_py_get", _get),
+        ("gdb_py_set", _set),
+    ):
+        ffi.def_extern(name=symbol)(func)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the API table keeps one C prototype per line)
 """Our declarations of the GDNative 3.2 ABI subset the bridge uses.
 
 Only what the bridge calls is declared. Functions are reached by their slot in
@@ -230,9 +231,7 @@ def entries() -> list[Entry]:
 
 def wrapper_decls() -> str:
     """cdef lines for every wrapper (what Python sees)."""
-    return "\n".join(
-        f"{e.ret} {e.wrapper}({', '.join(e.params) or 'void'});" for e in entries()
-    )
+    return "\n".join(f"{e.ret} {e.wrapper}({', '.join(e.params) or 'void'});" for e in entries())
 
 
 def wrapper_defs() -> str:

@@ -82,9 +82,7 @@ class GodotObject:
             if err.error:
                 reason = _CALL_ERRORS.get(err.error, f"call error {err.error}")
                 if err.error == 2:
-                    reason += (
-                        f" #{err.argument} (expected {variant.type_name(err.expected)})"
-                    )
+                    reason += f" #{err.argument} (expected {variant.type_name(err.expected)})"
                 raise GodotCallError(f"{method}(): {reason}")
             return variant.to_py(rp)
         finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from gdhttp.gdnative import tags, variant
 from gdhttp.gdnative.objects import GodotObject, singleton
@@ -39,11 +39,11 @@ class ClassSpec:
         self.info = info
         self.name = info.name
         self.exports = tuple(info.exports)
-        init = info.cls.__init__
+        init = cast(Any, info.cls).__init__
         self._init: Callable[[Any], None] | None = None if init is object.__init__ else init
 
     def instantiate(self, owner: Any) -> Any:
-        cls = self.info.cls
+        cls: Any = self.info.cls
         inst = cls.__new__(cls)
         inst.owner = GodotObject(owner)
         for exp in self.exports:

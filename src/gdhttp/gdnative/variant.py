@@ -230,9 +230,7 @@ def write_str_list(vp: Any, items: list[str] | tuple[str, ...]) -> None:
 
 
 def _array_items(ap: Any) -> list[Any]:
-    return [
-        to_py(lib.gdb_array_operator_index_const(ap, i)) for i in range(lib.gdb_array_size(ap))
-    ]
+    return [to_py(lib.gdb_array_operator_index_const(ap, i)) for i in range(lib.gdb_array_size(ap))]
 
 
 def _array_var(vp: Any) -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gdhttp.constants import Error
-from gdhttp.gdnative import GodotObjectLike, exposed, export, signal
+from gdhttp.gdnative import GodotObjectLike, export, exposed, signal
 
 
 @exposed(base="Reference")
@@ -72,6 +72,11 @@ class BridgeProbe:
 
     def get_calls(self) -> int:
         return self.calls
+
+    def live_instances(self) -> int:
+        from gdhttp.gdnative import registry
+
+        return registry.live_instances()
 
 
 @exposed(base="Node")
