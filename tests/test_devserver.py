@@ -223,6 +223,12 @@ def test_redirects_status_gzip(dev: Running) -> None:
     conn.request("POST", "/status/201", body=b"ignored")
     resp = conn.getresponse()
     assert (resp.status, resp.read()) == (201, b"status 201\n")
+    conn.request("POST", "/nowhere", body=b"x" * 100_000)  # body drained: conn reusable
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 405
+    resp, _ = get(conn, "/status/200")
+    assert resp.status == 200
     resp, body = get(conn, "/gzip", {"Accept-Encoding": "gzip"})
     assert resp.getheader("Content-Encoding") == "gzip"
     plain = gzip.decompress(body)
@@ -267,6 +273,13 @@ def test_parse_multipart_any_split(parts: list[tuple[str, bytes]], step: int) ->
     got = parse_multipart(iter([body[i : i + step] for i in range(0, len(body), step)]), "bnd")
     assert [(p.name, p.size, p.sha256) for p in got] == [(n, len(d), sha(d)) for n, _, d in
                                                         triples]
+
+
+def test_parse_multipart_headerless_part_and_preamble() -> None:
+    body = b"preamble\r\n--bnd\r\n\r\n\r\nbody\r\n--bnd\r\nX-A: 1\r\n\r\n\r\n--bnd--\r\nepi"
+    got = parse_multipart(iter([body]), "bnd")
+    assert [(p.name, p.size, p.sha256) for p in got] == [(None, 6, sha(b"\r\nbody")),
+                                                        (None, 0, sha(b""))]
 
 
 def test_parse_multipart_truncated() -> None:

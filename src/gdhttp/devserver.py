@@ -375,15 +375,19 @@ def parse_multipart(chunks: Iterator[bytes], boundary: str) -> list[Part]:
             del buf[: j + 2]
             state = "headers"
         elif state == "headers":
-            j = buf.find(b"\r\n\r\n")
-            if j < 0 and buf.startswith(b"\r\n"):
-                j = -2  # a part with no headers at all
-            if j == -1:
-                if len(buf) > MAX_PART_HEADERS or not fill():
-                    raise BadRequest("bad or oversized multipart part headers")
-                continue
-            block = bytes(buf[: max(j, 0)]).decode("utf-8", "replace")
-            del buf[: j + 4]
+            while len(buf) < 2 and fill():
+                pass
+            if buf.startswith(b"\r\n"):  # a part with no headers at all
+                block = ""
+                del buf[:2]
+            else:
+                j = buf.find(b"\r\n\r\n")
+                if j < 0:
+                    if len(buf) > MAX_PART_HEADERS or not fill():
+                        raise BadRequest("bad or oversized multipart part headers")
+                    continue
+                block = bytes(buf[:j]).decode("utf-8", "replace")
+                del buf[: j + 4]
             if len(parts) >= MAX_PARTS:
                 raise BadRequest("too many multipart parts")
             current = Part(None, None, None)
@@ -469,15 +473,14 @@ class DevHandler(http.server.BaseHTTPRequestHandler):
         path = self._path()
         method = self.command
         try:
-            if path.startswith("/status/"):
-                self._drain()
-                return self._status(path[len("/status/"):])
             if path == "/upload" and method == "POST":
                 return self._upload_multipart()
             if path.startswith("/upload/") and method == "PUT":
                 return self._upload_put(path[len("/upload/"):])
+            self._drain()  # everything below ignores a request body: read it, keep the conn
+            if path.startswith("/status/"):
+                return self._status(path[len("/status/"):])
             if method not in ("GET", "HEAD"):
-                self._drain()
                 return self._error(405, f"{method} not allowed on {path}")
             if path == "/":
                 return self._json(200, {"endpoints": INDEX})
@@ -542,7 +545,11 @@ class DevHandler(http.server.BaseHTTPRequestHandler):
             return
         with open(info.path, "rb") as f:
             if not chunked:
-                self.connection.sendfile(f)
+                if isinstance(self.connection, ssl.SSLSocket):
+                    while data := f.read(READ_SIZE):  # sendfile() would write 8 KiB records
+                        self.wfile.write(data)
+                else:
+                    self.connection.sendfile(f)
                 return
             while data := f.read(READ_SIZE):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
