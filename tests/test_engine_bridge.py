@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 from engine.godot_harness import GODOT, ensure_addon, run_suite
 
 pytestmark = [

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 from engine.godot_harness import GODOT, ensure_addon, run_suite
 
 pytestmark = [

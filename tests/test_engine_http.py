@@ -11,14 +11,14 @@ import hashlib
 import json
 import shutil
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 from engine.godot_harness import GODOT, ensure_addon, run_suite
+
+from servers import RawServer, close, http_response, read_request, send
 
 pytestmark = [
     pytest.mark.engine,
@@ -84,7 +84,17 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, Any]], set[str], dict[str, Any]]]
     "big_header": ("http", [_req("/headers/big")], NO_DEVIATION, {}),
     "refused": ("refused", [_req("/")], NO_DEVIATION, {}),
     "https_no_verify": ("https", [_req("/files/1k.bin")], NO_DEVIATION, {"verify": False}),
+    # Served by a raw server that records the request bytes (see test_request_bytes).
+    "raw_get": (
+        "raw",
+        [_req("/r?q=1", headers=["X-One: 1", "Accept: text/plain"])],
+        NO_DEVIATION,
+        {},
+    ),
+    "raw_post": ("raw", [_req("/p", method=POST, body="a=1&b=2", headers=FORM)], NO_DEVIATION, {}),
+    "raw_put_bytes": ("raw", [_req("/u", method=PUT, body="xyz", raw=True)], NO_DEVIATION, {}),
 }
+RAW_SCENARIOS = [name for name, spec in SCENARIOS.items() if spec[0] == "raw"]
 
 IGNORED_HEADERS = ("date:",)  # differs between two requests a second apart
 
@@ -100,7 +110,9 @@ def side_by_side(
     nginx_http: Any, nginx_https: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     ensure_addon()
+    raw = RawServer([read_request(), send(http_response(200, b"ok")), close()])
     targets = {
+        "raw": (raw.host, raw.port, False),
         "http": (nginx_http.host, nginx_http.port, False),
         "https": (nginx_https.host, nginx_https.port, True),
         "refused": ("127.0.0.1", _free_port(), False),
@@ -112,10 +124,21 @@ def side_by_side(
                           "requests": requests, **options})  # fmt: skip
     path = tmp_path_factory.mktemp("scenarios") / "scenarios.json"
     path.write_text(json.dumps(scenarios))
-    run = run_suite("http_side_by_side.gd", env={"GDHTTP_SCENARIO_FILE": str(path)}, timeout=120)
+    try:
+        run = run_suite(
+            "http_side_by_side.gd", env={"GDHTTP_SCENARIO_FILE": str(path)}, timeout=120
+        )
+        raw.wait_done(2 * len(RAW_SCENARIOS), timeout=10)
+        raw_requests = raw.requests
+    finally:
+        raw.close()
     assert run.returncode == 0, run.describe()
     results = {r["name"]: r for r in (json.loads(line) for line in run.lines("SCENARIO "))}
-    return {"results": results, "run": run, "root": Path(nginx_http.root)}
+    # Scenarios run in order, native first: two connections per raw scenario.
+    sent = {
+        name: (raw_requests[2 * i], raw_requests[2 * i + 1]) for i, name in enumerate(RAW_SCENARIOS)
+    }
+    return {"results": results, "run": run, "root": Path(nginx_http.root), "sent": sent}
 
 
 def _normalize(result: dict[str, Any], ignore: set[str]) -> dict[str, Any]:
@@ -138,6 +161,24 @@ def test_repeated_headers_merge(side_by_side: dict[str, Any]) -> None:
     assert resp["py"]["responses"][0]["headers_dict"]["X-Multi"] == "one; two"
     plain = side_by_side["results"]["headers_dict"]["py"]["responses"][0]["headers_dict"]
     assert plain["Content-Length"] == "1024"
+
+
+def _split(request: bytes) -> tuple[bytes, list[bytes], bytes]:
+    head, _, body = request.partition(b"\r\n\r\n")
+    line, *fields = head.split(b"\r\n")
+    return line, fields, body
+
+
+@pytest.mark.parametrize("name", RAW_SCENARIOS)
+def test_request_bytes(side_by_side: dict[str, Any], name: str) -> None:
+    native, py = (_split(r) for r in side_by_side["sent"][name])
+    assert b"User-Agent: GodotEngine/3." in b"\r\n".join(native[1])
+    # Same request line, same fields, same body. Only the place of Host differs:
+    # 3.2.3 puts it first, 3.5 (our contract) after the user's headers.
+    assert py[0] == native[0] and py[2] == native[2]
+    assert sorted(py[1]) == sorted(native[1])
+    without_host = [f for f in native[1] if not f.startswith(b"Host:")]
+    assert [f for f in py[1] if not f.startswith(b"Host:")] == without_host
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
