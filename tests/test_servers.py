@@ -490,6 +490,18 @@ def test_raw_server_tls(raw_server: Callable[..., RawServer], tls_material: TLSM
     assert srv.requests[0].startswith(b"GET /tls HTTP/1.1\r\n")
 
 
+def test_raw_server_tls_reset(raw_server: Callable[..., RawServer],
+                              tls_material: TLSMaterial) -> None:
+    srv = raw_server([read_head(), reset()], ssl_context=tls_material.server_context())
+    with socket.create_connection((srv.host, srv.port), timeout=5) as raw, \
+            tls_material.client_context().wrap_socket(raw, server_hostname="localhost",
+                                                       suppress_ragged_eofs=False) as s:
+        s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        # OpenSSL 3 reports the RST (no close_notify) as an unexpected EOF.
+        with pytest.raises((ConnectionResetError, ssl.SSLEOFError)):
+            s.recv(10)
+
+
 def test_raw_server_accept_loop_bounded() -> None:
     srv = RawServer([read_exact(1), close()], max_connections=1)
     raw_exchange(srv.host, srv.port, b"x")

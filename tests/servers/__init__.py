@@ -17,6 +17,7 @@ from .blobs import (
     make_blob,
     make_standard_files,
     sha256_file,
+    shared_blob_dir,
 )
 from .endpoint import Endpoint
 from .nginx import (
@@ -110,6 +111,7 @@ __all__ = [
     "send",
     "send_slowly",
     "sha256_file",
+    "shared_blob_dir",
     "shutdown_write",
     "silent",
     "sleep",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import tempfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -168,6 +169,15 @@ def make_standard_files(directory: str | os.PathLike[str]) -> dict[str, tuple[in
         b = make_blob(directory, name, size, kind=kind)
         out[name] = (b.size, b.sha256)
     return out
+
+
+def shared_blob_dir() -> Path:
+    """A blob cache that outlives one test session (for the bench's 256 MiB / 1 GiB files):
+    $GDHTTP_BLOB_DIR, else <tmp>/gdhttp-blobs."""
+    env = os.environ.get("GDHTTP_BLOB_DIR")
+    d = Path(env) if env else Path(tempfile.gettempdir()) / "gdhttp-blobs"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -296,7 +296,8 @@ def shutdown_write() -> Action:
 
 
 def reset() -> Action:
-    """Abort the connection with a TCP RST (SO_LINGER 0)."""
+    """Abort the connection with a TCP RST (SO_LINGER 0). Over TLS no close_notify is sent;
+    Python's ssl (OpenSSL 3) reports that as SSLEOFError, or b"" with suppress_ragged_eofs."""
     return Action("reset", lambda c: c.reset())
 
 
