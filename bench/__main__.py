@@ -1,0 +1,278 @@
+"""``make bench``: gdhttp side by side with Godot's native classes and Python's clients.
+
+Starts nginx on loopback (HTTP and HTTPS) with 1 KiB, 64 MiB, 256 MiB and
+1 GiB files, runs every workload ``GDHTTP_BENCH_RUNS`` times (default 5),
+prints one table of medians, spreads and target ratios, and writes the raw
+numbers to ``bench/results/latest.json`` (and the table to ``latest.md``).
+``GDHTTP_BENCH_ONLY=pure`` or ``=engine`` runs one half.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from servers import STANDARD_NGINX_BLOCKS, start_nginx  # noqa: E402
+from servers.blobs import make_blob  # noqa: E402
+from servers.tlsutil import make_tls_material  # noqa: E402
+
+from bench import pure  # noqa: E402
+
+RUNS = int(os.environ.get("GDHTTP_BENCH_RUNS", "5"))
+MIB = 1 << 20
+CACHE = Path(os.environ.get("GDHTTP_BENCH_CACHE", Path(tempfile.gettempdir()) / "gdhttp-bench"))
+
+
+@dataclass
+class Row:
+    workload: str
+    impl: str
+    unit: str  # "MB/s", "req/s", "us", "ms", "MiB"
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    @property
+    def spread(self) -> str:
+        if len(self.samples) < 2:
+            return "-"
+        return f"{min(self.samples):.4g}..{max(self.samples):.4g}"
+
+
+@dataclass
+class Env:
+    http: tuple[str, int]
+    https: tuple[str, int]
+    ca: str
+    files: dict[str, int]
+
+
+ROWS: list[Row] = []
+
+
+def measure(workload: str, impl: str, unit: str, run: Callable[[], float], runs: int = RUNS,
+            warmup: bool = True) -> Row:
+    row = Row(workload, impl, unit)
+    if warmup:
+        try:
+            run()
+        except Exception as exc:  # a peer that can't run here is reported, not fatal
+            print(f"  {workload} / {impl}: failed: {exc!r}", flush=True)
+            ROWS.append(row)
+            return row
+    for _ in range(runs):
+        row.samples.append(run())
+    ROWS.append(row)
+    print(f"  {workload:<34} {impl:<26} {row.median:>10.4g} {unit:<6} ({row.spread})",
+          flush=True)
+    return row
+
+
+def throughput(size: int, fn: Callable[[], object]) -> Callable[[], float]:
+    return lambda: size / pure.timed(fn) / 1e6
+
+
+def rate(count: int, fn: Callable[[], object]) -> Callable[[], float]:
+    return lambda: count / pure.timed(fn)
+
+
+def millis(fn: Callable[[], object]) -> Callable[[], float]:
+    return lambda: pure.timed(fn) * 1000
+
+
+def run_pure(env: Env) -> None:
+    import ssl
+
+    host, port = env.http
+    shost, sport = env.https
+    size = env.files["256m.bin"]
+    print("pure Python", flush=True)
+    for scheme, (h, p), tls in (("HTTP", env.http, False), ("HTTPS", env.https, True)):
+        ctx = ssl.create_default_context(cafile=env.ca) if tls else None
+        ca = env.ca if tls else None
+        url = f"{'https' if tls else 'http'}://localhost:{p}/files/256m.bin"
+        w = f"py 256 MiB GET {scheme}"
+        measure(w, "raw recv_into loop", "MB/s",
+                throughput(size, lambda h=h, p=p, ctx=ctx: pure.raw_download(  # type: ignore[misc]
+                    "localhost" if tls else h, p, "/files/256m.bin", size, ctx)))
+        measure(w, "gdhttp", "MB/s",
+                throughput(size, lambda h=h, p=p, tls=tls, ca=ca: pure.gdhttp_download(  # type: ignore[misc]
+                    "localhost" if tls else h, p, "/files/256m.bin", size, tls, ca)))
+        for name, fn in (("urllib3", pure.urllib3_download), ("httpx", pure.httpx_download),
+                         ("aiohttp", pure.aiohttp_download)):
+            measure(w, name, "MB/s",
+                    throughput(size, lambda fn=fn, url=url, ca=ca: fn(url, size, ca)))  # type: ignore[misc]
+
+    count = 1000
+    url = f"http://{host}:{port}/files/1k.bin"
+    w = "py 1000 x 1 KiB GET keep-alive"
+    measure(w, "raw socket loop", "req/s",
+            rate(count, lambda: pure.raw_keepalive(host, port, "/files/1k.bin", count)))
+    measure(w, "gdhttp", "req/s",
+            rate(count, lambda: pure.gdhttp_keepalive(host, port, "/files/1k.bin", count)))
+    measure(w, "h11 over a socket", "req/s",
+            rate(count, lambda: pure.h11_keepalive(host, port, "/files/1k.bin", count)))
+    for name, kfn in (("urllib3", pure.urllib3_keepalive), ("httpx", pure.httpx_keepalive),
+                      ("aiohttp", pure.aiohttp_keepalive)):
+        measure(w, name, "req/s", rate(count, lambda kfn=kfn: kfn(url, count)))  # type: ignore[misc]
+
+    ctx = ssl.create_default_context(cafile=env.ca)
+    w = "TLS connect + handshake"
+    measure(w, "py raw ssl", "ms", millis(lambda: pure.raw_tls_connect("localhost", sport, ctx)),
+            runs=max(RUNS, 20))
+    measure(w, "gdhttp (py)", "ms",
+            millis(lambda: pure.gdhttp_tls_connect("localhost", sport, env.ca)),
+            runs=max(RUNS, 20))
+
+
+def run_engine(env: Env) -> None:
+    from bench import engine
+
+    print("in the engine (godot3-server)", flush=True)
+    for row in engine.run_all(env.http, env.https, env.ca, env.files, RUNS):
+        ROWS.append(Row(row["workload"], row["impl"], row["unit"], row["samples"]))
+        r = ROWS[-1]
+        print(f"  {r.workload:<34} {r.impl:<26} {r.median:>10.4g} {r.unit:<6} ({r.spread})",
+              flush=True)
+
+
+def find(workload: str, impl: str) -> float | None:
+    for row in ROWS:
+        if row.workload == workload and row.impl == impl and row.samples:
+            return row.median
+    return None
+
+
+@dataclass
+class Target:
+    name: str
+    value: float | None
+    goal: str
+    met: bool | None
+
+
+def targets() -> list[Target]:
+    out: list[Target] = []
+
+    def ratio(name: str, num: tuple[str, str], den: tuple[str, str], goal: float,
+              lower_is_better: bool = False) -> None:
+        a, b = find(*num), find(*den)
+        if a is None or b is None or b == 0:
+            out.append(Target(name, None, f"{'<=' if lower_is_better else '>='} {goal}", None))
+            return
+        value = a / b
+        met = value <= goal if lower_is_better else value >= goal
+        out.append(Target(name, value, f"{'<=' if lower_is_better else '>='} {goal}", met))
+
+    for chunk in ("64 KiB", "1 MiB"):
+        ratio(f"GDScript 256 MiB HTTP, chunk {chunk}: Py/native",
+              (f"gd 256 MiB GET HTTP chunk {chunk}", "PyHTTPClient"),
+              (f"gd 256 MiB GET HTTP chunk {chunk}", "native HTTPClient"), 1.0)
+        ratio(f"GDScript 256 MiB HTTPS, chunk {chunk}: Py/native",
+              (f"gd 256 MiB GET HTTPS chunk {chunk}", "PyHTTPClient"),
+              (f"gd 256 MiB GET HTTPS chunk {chunk}", "native HTTPClient"), 2.5)
+    for scheme in ("HTTP", "HTTPS"):
+        ratio(f"HTTPRequest download_file {scheme}: Py/native",
+              (f"gd download_file 256 MiB {scheme}", "PyHTTPRequest"),
+              (f"gd download_file 256 MiB {scheme}", "native HTTPRequest"), 2.0)
+        ratio(f"pure 256 MiB {scheme}: gdhttp/raw loop",
+              (f"py 256 MiB GET {scheme}", "gdhttp"), (f"py 256 MiB GET {scheme}",
+                                                      "raw recv_into loop"), 0.8)
+        best = max((find(f"py 256 MiB GET {scheme}", p) or 0.0)
+                   for p in ("urllib3", "httpx", "aiohttp"))
+        mine = find(f"py 256 MiB GET {scheme}", "gdhttp")
+        if mine is not None and best:
+            out.append(Target(f"pure 256 MiB {scheme}: gdhttp/best peer", mine / best, "> 1.0",
+                              mine > best))
+    w = "py 1000 x 1 KiB GET keep-alive"
+    best = max((find(w, p) or 0.0) for p in ("urllib3", "httpx", "aiohttp", "h11 over a socket"))
+    mine = find(w, "gdhttp")
+    if mine is not None and best:
+        out.append(Target("pure 1000 GETs: gdhttp/best peer", mine / best, "> 1.0", mine > best))
+    ratio("GDScript 1000 GETs: Py/native", ("gd 1000 x 1 KiB GET keep-alive", "PyHTTPClient"),
+          ("gd 1000 x 1 KiB GET keep-alive", "native HTTPClient"), 1.0)
+    ratio("idle poll(): Py/native cost", ("gd idle poll()", "PyHTTPClient"),
+          ("gd idle poll()", "native HTTPClient"), 5.0, lower_is_better=True)
+    hitch = find("gd 64 MiB upload: longest call", "PyHTTPClient")
+    out.append(Target("64 MiB upload: longest PyHTTPClient call (ms)", hitch, "<= 2",
+                      None if hitch is None else hitch <= 2.0))
+    ratio("TLS connect: Py/native time", ("TLS connect + handshake", "PyHTTPClient"),
+          ("TLS connect + handshake", "native HTTPClient"), 0.5, lower_is_better=True)
+    rss = find("1 GiB download_file: RSS growth", "PyHTTPRequest")
+    out.append(Target("1 GiB download_file RSS growth (MiB)", rss, "< 32",
+                      None if rss is None else rss < 32))
+    return out
+
+
+def render(env: Env, started: float) -> str:
+    lines = [
+        f"gdhttp benchmark, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, "
+        f"{platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"medians of {RUNS} runs (spread min..max)",
+        "",
+        "| workload | implementation | median | unit | spread |",
+        "|---|---|---:|---|---|",
+    ]
+    for r in ROWS:
+        med = f"{r.median:.4g}" if r.samples else "failed"
+        lines.append(f"| {r.workload} | {r.impl} | {med} | {r.unit} | {r.spread} |")
+    lines += ["", "| target | value | goal | met |", "|---|---:|---|---|"]
+    for t in targets():
+        value = "n/a" if t.value is None else f"{t.value:.3g}"
+        met = "n/a" if t.met is None else ("yes" if t.met else "**no**")
+        lines.append(f"| {t.name} | {value} | {t.goal} | {met} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    started = time.time()
+    only = os.environ.get("GDHTTP_BENCH_ONLY", "")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tls = make_tls_material(CACHE / "tls")
+    files_dir = CACHE / "files"
+    server = start_nginx(STANDARD_NGINX_BLOCKS, prefix=Path(tempfile.mkdtemp(prefix="gdbench-")),
+                         files_dir=files_dir, cert_path=tls.cert_pem_path,
+                         key_path=tls.key_pem_path, ca_pem_path=tls.ca_pem_path)
+    try:
+        http, https = server.endpoints["http"], server.endpoints["https"]
+        sizes = {"256m.bin": 256 * MIB, "64m.bin": 64 * MIB, "1g.bin": 1024 * MIB}
+        for name, size in sizes.items():
+            make_blob(http.root, name, size)
+        files = {name: size for name, (size, _) in http.files.items()}
+        files.update(sizes)
+        env = Env((http.host, http.port), (https.host, https.port), str(tls.ca_pem_path), files)
+        if only in ("", "pure"):
+            run_pure(env)
+        if only in ("", "engine"):
+            run_engine(env)
+    finally:
+        server.stop()
+    table = render(env, started)
+    print()
+    print(table)
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.md").write_text(table + "\n")
+    (out / "latest.json").write_text(json.dumps({
+        "started": started, "runs": RUNS, "machine": platform.platform(),
+        "rows": [asdict(r) | {"median": r.median} for r in ROWS],
+        "targets": [asdict(t) for t in targets()],
+    }, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
