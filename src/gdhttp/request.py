@@ -744,9 +744,9 @@ class HTTPRequest:
                 self._file.close()
             except OSError:
                 pass
-        body_len, downloaded, message = self._body_len, self._downloaded, self._error_message
+        kept = self._body_len, self._downloaded, self._error_message, self._redirections
         self._reset_request()
-        self._body_len, self._downloaded, self._error_message = body_len, downloaded, message
+        self._body_len, self._downloaded, self._error_message, self._redirections = kept
 
     def _close_source(self) -> None:
         stream, self._open_source = self._open_source, None
@@ -1162,6 +1162,7 @@ class HTTPRequest:
         return self._requesting
 
     def get_redirect_count(self) -> int:
+        """Redirects followed by the current/last request."""
         return self._redirections
 
     def get_client(self) -> HTTPClient:
