@@ -14,6 +14,7 @@ from gdhttp.client import HTTPClient
 from gdhttp.constants import Error
 from gdhttp.gdnative import GodotObjectLike, export, exposed
 from gdhttp.gdnative.tags import PoolByteArrayLike
+from gdhttp.gdnative.variant import fill_pool_byte_array
 
 _user_agent: str | None = None
 
@@ -85,8 +86,6 @@ class PyHTTPClient:
 
     def read_response_body_chunk(self) -> PoolByteArrayLike:
         # The body goes from the socket straight into the PoolByteArray's memory.
-        from gdhttp.gdnative.variant import fill_pool_byte_array
-
         client = self._client
         return fill_pool_byte_array(
             client.get_read_chunk_size(), client.read_response_body_chunk_into

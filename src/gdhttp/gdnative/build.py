@@ -119,8 +119,58 @@ int gdb_bind(const godot_gdnative_init_options *o) {{
 }}
 """
         + cdefs.wrapper_defs()
-        + "\n"
+        + _C_HELPERS
     )
+
+
+# PoolByteArray in one or two calls instead of five or six from Python: the
+# body-read path runs these for every chunk.
+_C_HELPERS = r"""
+typedef struct {
+    godot_pool_byte_array array;
+    godot_pool_byte_array_read_access *r;
+    godot_pool_byte_array_write_access *w;
+    int size;
+} gdb_pba_io;
+
+uint8_t *gdb_pba_write_open(gdb_pba_io *io, int size) {
+    gdb_pool_byte_array_new(&io->array);
+    io->size = size > 0 ? size : 0;
+    io->w = NULL;
+    if (io->size == 0) return NULL;
+    gdb_pool_byte_array_resize(&io->array, io->size);
+    io->w = gdb_pool_byte_array_write(&io->array);
+    return gdb_pool_byte_array_write_access_ptr(io->w);
+}
+
+void gdb_pba_write_close(gdb_pba_io *io, godot_variant *dest, int used) {
+    if (io->w) gdb_pool_byte_array_write_access_destroy(io->w);
+    io->w = NULL;
+    if (used < 0) used = 0;
+    if (used != io->size) gdb_pool_byte_array_resize(&io->array, used);
+    gdb_variant_new_pool_byte_array(dest, &io->array);
+    gdb_pool_byte_array_destroy(&io->array);
+}
+
+const uint8_t *gdb_pba_read_open(gdb_pba_io *io, const godot_variant *src) {
+    io->array = gdb_variant_as_pool_byte_array(src);
+    io->size = gdb_pool_byte_array_size(&io->array);
+    io->r = gdb_pool_byte_array_read(&io->array);
+    return gdb_pool_byte_array_read_access_ptr(io->r);
+}
+
+void gdb_pba_read_close(gdb_pba_io *io) {
+    gdb_pool_byte_array_read_access_destroy(io->r);
+    gdb_pool_byte_array_destroy(&io->array);
+}
+
+void gdb_variant_new_bytes(godot_variant *dest, const char *data, int size) {
+    gdb_pba_io io;
+    uint8_t *p = gdb_pba_write_open(&io, size);
+    if (p) memcpy(p, data, (size_t)size);
+    gdb_pba_write_close(&io, dest, size);
+}
+"""
 
 
 def init_code(cfg: dict[str, str]) -> str:

@@ -263,6 +263,18 @@ extern "Python" void gdb_py_set(void *, void *, void *, godot_variant *);
 extern "Python" godot_variant gdb_py_get(void *, void *, void *);
 
 int gdb_bind(const godot_gdnative_init_options *options);
+
+typedef struct {
+    godot_pool_byte_array array;
+    godot_pool_byte_array_read_access *r;
+    godot_pool_byte_array_write_access *w;
+    int size;
+} gdb_pba_io;
+uint8_t *gdb_pba_write_open(gdb_pba_io *io, int size);
+void gdb_pba_write_close(gdb_pba_io *io, godot_variant *dest, int used);
+const uint8_t *gdb_pba_read_open(gdb_pba_io *io, const godot_variant *src);
+void gdb_pba_read_close(gdb_pba_io *io);
+void gdb_variant_new_bytes(godot_variant *dest, const char *data, int size);
 int gdb_has_table(int table);
 int gdb_env_flags(void);
 const char *gdb_original_pythonpath(void);

@@ -87,19 +87,19 @@ def _invoker(qualname: str, info: MethodInfo) -> Callable[[Any, int, Any], Any]:
     readers = [variant.reader(p.vtype, p.nullable) for p in info.params]
     names = [p.name for p in info.params]
     extra = variant.to_py
+    known = len(readers)
     expected = _arity_text(info)
 
     def invoke(inst: Any, argc: int, argv: Any) -> Any:
         if argc < lo or (hi >= 0 and argc > hi):
             raise BridgeCallError(f"{qualname}() takes {expected} arguments, got {argc}")
         args = []
-        for i in range(argc):
-            try:
-                args.append(readers[i](argv[i]) if i < len(readers) else extra(argv[i]))
-            except variant.ArgTypeError as exc:
-                raise BridgeCallError(
-                    f"{qualname}(): argument {i + 1} ({names[i]}): {exc}"
-                ) from None
+        i = 0
+        try:
+            for i in range(argc):
+                args.append(readers[i](argv[i]) if i < known else extra(argv[i]))
+        except variant.ArgTypeError as exc:
+            raise BridgeCallError(f"{qualname}(): argument {i + 1} ({names[i]}): {exc}") from None
         return ret(func(inst, *args))
 
     return invoke

@@ -129,35 +129,20 @@ def write_str(vp: Any, text: str) -> None:
 
 
 def _pba_var(vp: Any) -> bytes:
-    a = lib.gdb_variant_as_pool_byte_array(vp)
-    ap = ffi.addressof(a)
+    io = ffi.new("gdb_pba_io *")
+    ptr = lib.gdb_pba_read_open(io, vp)
     try:
-        n = lib.gdb_pool_byte_array_size(ap)
-        if n <= 0:
-            return b""
-        r = lib.gdb_pool_byte_array_read(ap)
-        try:
-            ptr = lib.gdb_pool_byte_array_read_access_ptr(r)
-            return ffi.buffer(ptr, n)[:]  # type: ignore[no-any-return]
-        finally:
-            lib.gdb_pool_byte_array_read_access_destroy(r)
+        return ffi.buffer(ptr, io.size)[:] if io.size > 0 else b""  # type: ignore[no-any-return]
     finally:
-        lib.gdb_pool_byte_array_destroy(ap)
+        lib.gdb_pba_read_close(io)
 
 
 def write_bytes(vp: Any, data: bytes | bytearray | memoryview) -> None:
-    if isinstance(data, memoryview) and (data.itemsize != 1 or not data.contiguous):
-        data = data.tobytes()
-    n = len(data)
-    a = ffi.new("godot_pool_byte_array *")
-    lib.gdb_pool_byte_array_new(a)
-    if n:
-        lib.gdb_pool_byte_array_resize(a, n)
-        w = lib.gdb_pool_byte_array_write(a)
-        ffi.memmove(lib.gdb_pool_byte_array_write_access_ptr(w), data, n)
-        lib.gdb_pool_byte_array_write_access_destroy(w)
-    lib.gdb_variant_new_pool_byte_array(vp, a)
-    lib.gdb_pool_byte_array_destroy(a)
+    if isinstance(data, bytes):
+        lib.gdb_variant_new_bytes(vp, data, len(data))
+        return
+    view = memoryview(data).cast("B") if isinstance(data, memoryview) else data
+    lib.gdb_variant_new_bytes(vp, ffi.from_buffer(view), len(view))
 
 
 def fill_pool_byte_array(size: int, fill: Callable[[memoryview], int]) -> VariantBox:
@@ -166,28 +151,18 @@ def fill_pool_byte_array(size: int, fill: Callable[[memoryview], int]) -> Varian
     ``fill(view)`` gets a writable memoryview of ``size`` bytes and returns how
     many it wrote; the array is then shrunk to that. No intermediate bytes.
     """
-    a = ffi.new("godot_pool_byte_array *")
-    lib.gdb_pool_byte_array_new(a)
+    io = ffi.new("gdb_pba_io *")
+    vp = ffi.new("godot_variant *")
+    ptr = lib.gdb_pba_write_open(io, size)
+    written = 0
     try:
-        written = 0
-        if size > 0:
-            lib.gdb_pool_byte_array_resize(a, size)
-            w = lib.gdb_pool_byte_array_write(a)
-            try:
-                view = memoryview(ffi.buffer(lib.gdb_pool_byte_array_write_access_ptr(w), size))
-                try:
-                    written = max(0, min(size, int(fill(view))))
-                finally:
-                    view.release()
-            finally:
-                lib.gdb_pool_byte_array_write_access_destroy(w)
-            if written != size:
-                lib.gdb_pool_byte_array_resize(a, written)
-        vp = ffi.new("godot_variant *")
-        lib.gdb_variant_new_pool_byte_array(vp, a)
-        return VariantBox(vp)
+        if io.size:
+            # Released before the memory goes back: a view kept by mistake cannot write into it.
+            with memoryview(ffi.buffer(ptr, io.size)) as view:
+                written = max(0, min(io.size, int(fill(view))))
     finally:
-        lib.gdb_pool_byte_array_destroy(a)
+        lib.gdb_pba_write_close(io, vp, written)
+    return VariantBox(vp)
 
 
 # --- PoolStringArray --------------------------------------------------------
@@ -471,11 +446,15 @@ def reader(vtype: VariantType, nullable: bool) -> Callable[[Any], Any]:
     want = int(vtype)
     if want == VariantType.ANY:
         return to_py
+    get_type = lib.gdb_variant_get_type
+    exact = _TO_PY[want]
+    if want == INT:  # the common case gets the engine call directly
+        exact = lib.gdb_variant_as_int
 
     def read(vp: Any) -> Any:
-        t = lib.gdb_variant_get_type(vp)
+        t = get_type(vp)
         if t == want:
-            return _TO_PY[t](vp)
+            return exact(vp)
         if t == NIL and nullable:
             return None
         if want == INT and t in (BOOL, REAL):

@@ -6,6 +6,8 @@ from typing import Any
 
 from gdhttp.constants import Error
 from gdhttp.gdnative import GodotObjectLike, export, exposed, signal
+from gdhttp.gdnative.tags import PoolByteArrayLike
+from gdhttp.gdnative.variant import fill_pool_byte_array
 
 
 @exposed(base="Reference")
@@ -110,3 +112,27 @@ class ProbeNode:
 
     def defer(self, method: str) -> None:
         self.owner.call_deferred(method)
+
+
+@exposed(base="Reference")
+class FillProbe:
+    owner: GodotObjectLike
+
+    def fill(self, n: int) -> PoolByteArrayLike:
+        return fill_pool_byte_array(n, _fill_all)
+
+    def noop(self) -> None:
+        pass
+
+    def zero(self) -> int:
+        return 0
+
+    def one(self, n: int) -> int:
+        return n
+
+    def copy(self, n: int) -> bytes:
+        return bytes(n)
+
+
+def _fill_all(view: memoryview) -> int:
+    return len(view)
