@@ -781,3 +781,25 @@ def test_against_httpbin(httpbin: Any) -> None:
     r.max_redirects = 2
     assert get(r, httpbin.url + "/redirect/3")[0][:2] == \
         (Result.RESULT_REDIRECT_LIMIT_REACHED, 302)
+
+
+def test_switching_use_threads_between_requests(serve: Callable[..., Server]) -> None:
+    srv = serve(lambda req, c: response(200, req.target.encode()))
+    r = HTTPRequest()
+    for threaded in (True, False, True, False):
+        assert r.set_use_threads(threaded) == Error.OK
+        assert get(r, srv.url(f"/{threaded}"))[0][3] == f"/{threaded}".encode()
+
+
+def test_resume_at_the_wrong_offset_leaves_the_file(
+    serve: Callable[..., Server], tmp_path: Path
+) -> None:
+    srv = serve(lambda req, c: response(206, BLOB[10:], (f"Content-Range: bytes 10-{len(BLOB) - 1}"
+                                                          f"/{len(BLOB)}",)))
+    target = tmp_path / "partial.bin"
+    target.write_bytes(BLOB[:500])
+    r = HTTPRequest()
+    r.download_file = str(target)
+    r.download_resume = True
+    assert get(r, srv.url())[0][:2] == (Result.RESULT_REQUEST_FAILED, 206)
+    assert target.read_bytes() == BLOB[:500]

@@ -659,6 +659,8 @@ class HTTPRequest:
                 _header_value(headers, "content-type") is None:
             headers.append(f"Content-Type: {source.content_type}")
 
+        if self._worker is not None:
+            self._stop_worker()  # a finished request's worker may still be exiting
         with self._lock:
             self._reset_request()
             self._error_message = ""
