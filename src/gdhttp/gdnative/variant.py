@@ -132,7 +132,7 @@ def _pba_var(vp: Any) -> bytes:
     io = ffi.new("gdb_pba_io *")
     ptr = lib.gdb_pba_read_open(io, vp)
     try:
-        return ffi.buffer(ptr, io.size)[:] if io.size > 0 else b""  # type: ignore[no-any-return]
+        return ffi.buffer(ptr, io.size)[:] if io.size > 0 else b""
     finally:
         lib.gdb_pba_read_close(io)
 
