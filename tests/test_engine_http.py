@@ -126,13 +126,17 @@ def side_by_side(
     path.write_text(json.dumps(scenarios))
     try:
         run = run_suite(
-            "http_side_by_side.gd", env={"GDHTTP_SCENARIO_FILE": str(path)}, timeout=120
+            "http_side_by_side.gd",
+            env={"GDHTTP_SCENARIO_FILE": str(path)},
+            timeout=120,
+            verbose=True,
         )
         raw.wait_done(2 * len(RAW_SCENARIOS), timeout=10)
         raw_requests = raw.requests
     finally:
         raw.close()
     assert run.returncode == 0, run.describe()
+    assert run.leak_reports() == [], run.describe()
     results = {r["name"]: r for r in (json.loads(line) for line in run.lines("SCENARIO "))}
     # Scenarios run in order, native first: two connections per raw scenario.
     sent = {
