@@ -756,9 +756,10 @@ class HTTPClient:
                     continue
                 if not got:
                     reader.receive_eof()
-                    reader.take_body(0)
-                    if reader.done:
-                        break
+                    # Raises if the body is incomplete; else ends an until-close body.
+                    tail = reader.take_body(left)
+                    if tail:
+                        sink.add(tail)
                     continue
                 self._last_io = time.monotonic()
         except (TransportError, ProtocolError, OSError) as exc:

@@ -318,6 +318,8 @@ class ResponseReader:
         if major != 1:
             self._fail(f"unsupported HTTP version {major}.{minor}")
         code = int(status[3])
+        if code < 100:
+            self._fail(f"invalid status code {code:03d}")
         reason = _decode(status[4] or b"")
         lines: list[str] = []
         for raw in raw_lines[1:]:
@@ -364,6 +366,8 @@ class ResponseReader:
             self._fail("conflicting Content-Length values")
         content_length = lengths.pop() if lengths else -1
         chunked = bool(codings) and codings[-1] == "chunked"
+        if codings.count("chunked") > 1:
+            self._fail("chunked transfer coding applied more than once")
         if codings and content_length >= 0:
             self._fail("both Transfer-Encoding and Content-Length (request smuggling guard)")
         if minor == 0:
@@ -453,10 +457,12 @@ class ResponseReader:
                     break
             else:
                 break
-        if self._eof and self._state not in (_State.DONE, _State.ERROR) and not self._buf:
+        # At EOF with budget left, whatever stays buffered is an incomplete unit
+        # (a partial chunk line or terminator): no more bytes can ever complete it.
+        if self._eof and budget > 0 and self._state not in (_State.DONE, _State.ERROR, _State.HEAD):
             if self._state is _State.UNTIL_CLOSE:
                 self._state = _State.DONE
-            elif self._state is not _State.HEAD:
+            else:
                 self._fail("server closed the connection before the body ended")
         return out[0] if len(out) == 1 else b"".join(out)
 
