@@ -490,7 +490,11 @@ class HTTPRequest:
     def __init__(self, client: HTTPClient | None = None) -> None:
         self._client = client if client is not None else HTTPClient()
         self._client.set_read_chunk_size(65536)
+        # _lock guards the request's state machine (held for a whole step, also by the
+        # worker thread); _events_lock only the outbox and the timeout clock, so that
+        # process() on the main thread never waits for a worker's step.
         self._lock = threading.RLock()
+        self._events_lock = threading.Lock()
         self.request_completed = Hook("request_completed")
         self.download_progress = Hook("download_progress")
         self.upload_progress = Hook("upload_progress")
@@ -724,6 +728,7 @@ class HTTPRequest:
         self._stop_worker()
         with self._lock:
             self._cleanup()
+        with self._events_lock:
             self._out_completion = None
             self._out_download = self._out_upload = None
 
@@ -785,22 +790,24 @@ class HTTPRequest:
         if not isinstance(delta, (int, float)) or isinstance(delta, bool):
             delta = 0.0
         expired = False
-        with self._lock:
-            if self._requesting:
+        if self._requesting:
+            with self._events_lock:
                 self._elapsed += max(0.0, float(delta))
                 timeout = self._request_timeout
                 expired = timeout > 0 and self._elapsed >= timeout
         if expired:
             self._stop_worker()
-        with self._lock:
-            if expired and self._requesting:
-                self._error_message = f"timed out after {self._request_timeout:g} s"
-                try:
-                    self._finish(Result.RESULT_TIMEOUT)
-                except _Finished:
-                    pass
-            elif self._requesting and self._worker is None:
-                self._run_step()
+            with self._lock:
+                if self._requesting:
+                    self._error_message = f"timed out after {self._request_timeout:g} s"
+                    try:
+                        self._finish(Result.RESULT_TIMEOUT)
+                    except _Finished:
+                        pass
+        elif self._requesting and self._worker is None:
+            with self._lock:
+                if self._requesting:
+                    self._run_step()
         self._flush()
 
     def _run_step(self) -> bool:
@@ -1110,7 +1117,8 @@ class HTTPRequest:
         if result != Result.RESULT_SUCCESS:
             log.info("gdhttp: HTTPRequest %s: %s", result.name, self._error_message)
         self._cleanup()
-        self._out_completion = (int(result), int(code), list(headers or []), body)
+        with self._events_lock:
+            self._out_completion = (int(result), int(code), list(headers or []), body)
         raise _Finished
 
     # ------------------------------------------------------------------ events
@@ -1125,14 +1133,16 @@ class HTTPRequest:
             sent = client.get_uploaded_bytes()
             if sent != self._last_upload_report and (sent > 0 or client.get_upload_size() > 0):
                 self._last_upload_report = sent
-                self._out_upload = (sent, client.get_upload_size())
+                with self._events_lock:
+                    self._out_upload = (sent, client.get_upload_size())
         if self._got_response and self._downloaded != self._last_download_report:
             self._last_download_report = self._downloaded
-            self._out_download = (self._downloaded, self._body_len)
+            with self._events_lock:
+                self._out_download = (self._downloaded, self._body_len)
 
     def _flush(self) -> None:
         """Deliver queued events on the caller's thread: upload, download, completion."""
-        with self._lock:
+        with self._events_lock:
             upload, self._out_upload = self._out_upload, None
             download, self._out_download = self._out_download, None
             completion, self._out_completion = self._out_completion, None
