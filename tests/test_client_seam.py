@@ -21,6 +21,7 @@ class ScriptedStream:
 
     def __init__(self, incoming: bytes, split: str, *, close_at_end: bool = True) -> None:
         self.incoming = incoming
+        self.offset = 0
         self.step = len(incoming) if split == "whole" else 1
         self.close_at_end = close_at_end
         self.sent = bytearray()
@@ -32,10 +33,11 @@ class ScriptedStream:
     def recv(self, n: int, /) -> bytes | None:
         if len(self.sent) < self.respond_after:
             return None
-        if not self.incoming:
+        if self.offset >= len(self.incoming):
             return b"" if self.close_at_end else None
-        size = min(n, self.step, len(self.incoming))
-        data, self.incoming = self.incoming[:size], self.incoming[size:]
+        size = min(n, self.step, len(self.incoming) - self.offset)
+        data = self.incoming[self.offset : self.offset + size]
+        self.offset += size
         return data
 
     def send(self, data: bytes | memoryview, /) -> int:
@@ -169,7 +171,7 @@ def test_keep_alive_two_requests(split: str) -> None:
     client.request(Method.METHOD_GET, "/1", [])
     drive(client)
     assert read_all(client) == b"one"
-    stream.incoming = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"
+    stream.incoming, stream.offset = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo", 0
     assert client.request(Method.METHOD_GET, "/2", []) is Error.OK
     drive(client)
     assert read_all(client) == b"two"

@@ -347,7 +347,10 @@ class HTTPClient:
             self._start_tls(self._stream.sock)
         if self._handshake is not None:
             if not self._handshake.step():
-                self._check_silence("TLS handshake")
+                try:
+                    self._check_silence("TLS handshake")
+                except TransportError as exc:
+                    raise TlsError(str(exc)) from exc
                 return Error.OK
             sock = self._handshake.sock
             self._handshake = None
@@ -404,11 +407,17 @@ class HTTPClient:
         return True
 
     def _receive_head(self, reader: ResponseReader, stream: Stream) -> protocol.ResponseHead | None:
-        """Read what is available and try to complete a response head."""
+        """Read what is available and try to complete a response head.
+
+        Parsing waits until the socket is drained (or another FRAMING_READ_SIZE
+        arrived), so a server trickling one byte per packet costs one parse, not one
+        per byte; the buffer still stays within two framing reads of the head limit.
+        """
+        unparsed = 0
         while True:
             data = stream.recv(limits.FRAMING_READ_SIZE)
             if data is None:
-                return reader.read_head()
+                break
             self._last_io = time.monotonic()
             if not data:
                 reader.receive_eof()
@@ -417,9 +426,13 @@ class HTTPClient:
                     raise ProtocolError("server closed the connection before the response head")
                 return head
             reader.receive(data)
-            head = reader.read_head()
-            if head is not None:
-                return head
+            unparsed += len(data)
+            if unparsed >= limits.FRAMING_READ_SIZE:
+                unparsed = 0
+                head = reader.read_head()
+                if head is not None:
+                    return head
+        return reader.read_head()
 
     def _check_silence(self, waiting_for: str) -> None:
         timeout = self._read_timeout

@@ -459,10 +459,11 @@ class ResponseReader:
                 break
         # At EOF with budget left, whatever stays buffered is an incomplete unit
         # (a partial chunk line or terminator): no more bytes can ever complete it.
+        # Bytes already taken are handed out first; the failure shows on the next call.
         if self._eof and budget > 0 and self._state not in (_State.DONE, _State.ERROR, _State.HEAD):
             if self._state is _State.UNTIL_CLOSE:
                 self._state = _State.DONE
-            else:
+            elif not out:
                 self._fail("server closed the connection before the body ended")
         return out[0] if len(out) == 1 else b"".join(out)
 
