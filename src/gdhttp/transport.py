@@ -77,6 +77,9 @@ class SocketStream:
         self.sock = sock
         self.is_tls = isinstance(sock, ssl.SSLSocket)
         self._pushback = b""
+        # Registered once: an idle liveness check is then one poll(2) call, no exception.
+        self._poller = select.poll()
+        self._poller.register(sock.fileno(), select.POLLIN | select.POLLPRI | select.POLLRDHUP)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -148,11 +151,10 @@ class SocketStream:
         if self._pushback:
             return True
         try:
+            if not self._poller.poll(0):
+                return True  # nothing arrived, nothing closed
             if self.is_tls:
                 if self._tls_pending():
-                    return True
-                readable, _, _ = select.select([self.sock], [], [], 0)
-                if not readable:
                     return True
                 data = self.sock.recv(1)
                 self._pushback = data
