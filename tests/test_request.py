@@ -803,3 +803,21 @@ def test_resume_at_the_wrong_offset_leaves_the_file(
     r.download_resume = True
     assert get(r, srv.url())[0][:2] == (Result.RESULT_REQUEST_FAILED, 206)
     assert target.read_bytes() == BLOB[:500]
+
+
+def test_use_threads_completion_waits_for_process(serve: Callable[..., Server]) -> None:
+    srv = serve(lambda req, c: response(200, b"done"))
+    r = HTTPRequest()
+    r.use_threads = True
+    rec = Recorder(r)
+    assert r.request(srv.url()) == Error.OK
+    deadline = time.monotonic() + 10
+    while r.get_http_client_status() != Status.STATUS_DISCONNECTED or r._requesting:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    # The worker has finished; the completion waits for the caller's process().
+    assert r.is_requesting() and rec.completions == []
+    assert r.request(srv.url()) == Error.ERR_BUSY
+    r.process(0.0)
+    assert rec.completions == [(Result.RESULT_SUCCESS, 200, ["Content-Length: 4"], b"done")]
+    assert not r.is_requesting()

@@ -1171,7 +1171,14 @@ class HTTPRequest:
         return self._error_message
 
     def is_requesting(self) -> bool:
-        return self._requesting
+        """True from request() until its completion has been delivered by process().
+
+        With use_threads the worker may finish between two process() calls; the
+        request still counts as running until the next process() delivers the
+        completion, so a driver that stops calling process() once this is False
+        never loses a completion.
+        """
+        return self._requesting or self._out_completion is not None
 
     def get_redirect_count(self) -> int:
         """Redirects followed by the current/last request."""
