@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 import trustme
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gdhttp.constants import Error, Method, Result, Status
 from gdhttp.request import BodySource, FileBody, HTTPRequest, MultipartForm
@@ -821,3 +823,41 @@ def test_use_threads_completion_waits_for_process(serve: Callable[..., Server]) 
     r.process(0.0)
     assert rec.completions == [(Result.RESULT_SUCCESS, 200, ["Content-Length: 4"], b"done")]
     assert not r.is_requesting()
+
+
+_HEADS = st.sampled_from([
+    b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 302 Found\r\nLocation: /again\r\n",
+    b"HTTP/1.1 303 See\r\nLocation: http://127.0.0.1:1/\r\n", b"HTTP/1.0 200 OK\r\n",
+    b"HTTP/1.1 206 Partial\r\nContent-Range: bytes 0-1/2\r\n", b"",
+])
+_FIELDS = st.lists(st.sampled_from([
+    b"Content-Length: 5\r\n", b"Content-Length: 0\r\n", b"Transfer-Encoding: chunked\r\n",
+    b"Content-Encoding: gzip\r\n", b"Content-Encoding: deflate\r\n", b"Connection: close\r\n",
+    b"Location: \r\n", b"X: y\r\n",
+]), max_size=4)
+_BODIES = st.one_of(
+    st.binary(max_size=64),
+    st.just(b"5\r\nhello\r\n0\r\n\r\n"),
+    st.just(gzip.compress(b"hello")),
+    st.just(zlib.compress(b"hello")),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(head=_HEADS, fields=_FIELDS, body=_BODIES, limit=st.sampled_from([-1, 0, 3]))
+def test_any_response_completes_with_a_result(
+    serve: Callable[..., Server], caplog: pytest.LogCaptureFixture,
+    head: bytes, fields: list[bytes], body: bytes, limit: int,
+) -> None:
+    reply = head + b"".join(fields) + b"\r\n" + body
+    srv = serve(lambda req, c: reply)
+    r = HTTPRequest()
+    r.body_size_limit = limit
+    r.max_redirects = 2
+    caplog.clear()
+    result, _code, _, got = get(r, srv.url(), limit_s=20)[0]
+    assert result in set(Result)
+    assert result != Result.RESULT_REQUEST_FAILED or "internal error" not in r.get_error_message()
+    assert "internal error" not in caplog.text
+    if result == Result.RESULT_SUCCESS and limit >= 0:
+        assert len(got) <= limit
