@@ -50,7 +50,7 @@ class StreamUploader:
         local = os_path(path)
         try:
             self._size = os.path.getsize(local)
-            self._file = open(local, "rb")
+            self._file = open(local, "rb")  # noqa: SIM115 - read across frames, closed in _done
         except OSError:
             return Error.ERR_FILE_CANT_OPEN
         if ca_pem:
