@@ -62,9 +62,9 @@ func set_row(row, status, percent = -1):
 	if percent >= 0:
 		grid.get_node(row + "Bar").value = percent
 
-func record(row, ok, line):
+func record(row, ok, line, short = ""):
 	results.append([ok, line])
-	set_row(row, ("OK  " if ok else "FAILED  ") + line, 100 if ok else -1)
+	set_row(row, ("OK  " + short) if ok else "FAILED (see summary)", 100 if ok else -1)
 	print("%s %s" % ["CHECK ok  " if ok else "CHECK FAIL", line])
 
 func file_info(name):
@@ -151,7 +151,7 @@ func step_manifest():
 	var parsed = JSON.parse(body.get_string_from_utf8() if body.size() > 0 else "null")
 	if code == 200 and parsed.error == OK and typeof(parsed.result) == TYPE_DICTIONARY and parsed.result.has("files"):
 		manifest = parsed.result
-		record("Manifest", true, "manifest over HTTPS (PyHTTPClient poll loop): %d files listed" % manifest["files"].size())
+		record("Manifest", true, "manifest over HTTPS (PyHTTPClient poll loop): %d files listed" % manifest["files"].size(), "%d files" % manifest["files"].size())
 	else:
 		record("Manifest", false, "manifest: HTTP %d %s" % [code, why])
 
@@ -201,7 +201,8 @@ func step_big():
 	var sha = File.new().get_sha256("user://big.bin")
 	var ok = err == OK and r[0] == HTTPRequest.RESULT_SUCCESS and r[1] == 200 and sha == want.get("sha256")
 	record("Big", ok, "big.bin downloaded to a file (PyHTTPRequest, use_threads): %d bytes, sha256 %s, %s" % [
-		req.get_downloaded_bytes(), "verified" if ok else "MISMATCH (result %d, code %d)" % [r[0], r[1]], rate(want.get("size", 0), msec)])
+		req.get_downloaded_bytes(), "verified" if ok else "MISMATCH (result %d, code %d)" % [r[0], r[1]], rate(want.get("size", 0), msec)],
+		"sha256 verified, " + rate(want.get("size", 0), msec))
 
 # ------------------------------------------------------------------ 3. PNG: PyHTTPRequest over HTTPS, shown
 
@@ -233,7 +234,8 @@ func step_image():
 		picture.texture = texture
 	var ok = r[0] == HTTPRequest.RESULT_SUCCESS and r[1] == 200 and sha == want.get("sha256") and shown
 	record("Image", ok, "image.png over HTTPS (PyHTTPRequest, trusted CA): %dx%d, %d bytes, sha256 %s" % [
-		image.get_width(), image.get_height(), body.size(), "verified" if ok else "MISMATCH (result %d, code %d)" % [r[0], r[1]]])
+		image.get_width(), image.get_height(), body.size(), "verified" if ok else "MISMATCH (result %d, code %d)" % [r[0], r[1]]],
+		"%dx%d, sha256 verified" % [image.get_width(), image.get_height()])
 
 # ------------------------------------------------------------------ 4. multipart upload: PyHTTPRequest
 
@@ -277,7 +279,8 @@ func step_multipart():
 	ok = ok and parts.has("blob") and parts["blob"].get("sha256") == file_info("big.bin").get("sha256")
 	var total = reply.result.get("body_bytes", 0) if ok else 0
 	record("Multipart", ok, "multipart/form-data POST over HTTPS (PyHTTPRequest, streamed from disk): %d parts, %.1f MiB, sha256 %s, %s" % [
-		parts.size(), total / MIB, "verified per part" if ok else "MISMATCH (result %d, code %d)" % [r[0], r[1]], rate(total, msec)])
+		parts.size(), total / MIB, "verified per part" if ok else "MISMATCH (result %d, code %d)" % [r[0], r[1]], rate(total, msec)],
+		"%d parts verified, %s" % [parts.size(), rate(total, msec)])
 
 # ------------------------------------------------------------------ 5. streamed PUT: the Python script
 
@@ -312,4 +315,5 @@ func step_put():
 	var ok = r[0] and r[1] == 200 and reply.error == OK and typeof(reply.result) == TYPE_DICTIONARY
 	ok = ok and reply.result.get("sha256") == want.get("sha256") and reply.result.get("size") == float(want.get("size", -1))
 	record("Put", ok, "streamed PUT over HTTPS (Python script StreamUploader, gdhttp.HTTPClient): %.1f MiB, sha256 %s, %s" % [
-		want.get("size", 0) / MIB, "verified by the server" if ok else "MISMATCH (err %d, code %d)" % [err, r[1]], rate(want.get("size", 0), msec)])
+		want.get("size", 0) / MIB, "verified by the server" if ok else "MISMATCH (err %d, code %d)" % [err, r[1]], rate(want.get("size", 0), msec)],
+		"sha256 verified, " + rate(want.get("size", 0), msec))

@@ -6,6 +6,8 @@
 #   GDHTTP_DEMO_URL / GDHTTP_DEMO_HTTPS_URL / GDHTTP_DEMO_CA set: use that server
 #       instead of starting one (GDHTTP_DEMO_CA: the PEM of the CA to trust).
 #   GDHTTP_GODOT: the engine binary (default godot3-server).
+#   GDHTTP_DEMO_SCREENSHOT=<png>: run the windowed godot3 under xvfb-run instead
+#       and save the window there after the run (scripts/screenshot.sh).
 #   GDHTTP_DEMO_TIMEOUT: seconds before the run is stopped (default 300).
 set -euo pipefail
 
@@ -16,6 +18,14 @@ LIMIT="${GDHTTP_DEMO_TIMEOUT:-300}"
 cd "$ROOT"
 
 [ -x "$PY" ] || { echo "demo: $PY missing; run 'make setup build' (or 'make demo')" >&2; exit 2; }
+if [ -n "${GDHTTP_DEMO_SCREENSHOT:-}" ]; then
+    GODOT="${GDHTTP_GODOT_EDITOR:-godot3}"
+    command -v xvfb-run >/dev/null || { echo "demo: xvfb-run not found (Debian package xvfb)" >&2; exit 2; }
+    GODOT_CMD=(xvfb-run -a -s "-screen 0 960x560x24" "$GODOT")
+    export GDHTTP_DEMO_AUTORUN=1
+else
+    GODOT_CMD=("$GODOT")
+fi
 command -v "$GODOT" >/dev/null || { echo "demo: $GODOT not found (Debian package godot3-server)" >&2; exit 2; }
 [ -f addons/gdhttp/bin/libgdhttp.so ] || { echo "demo: addons/gdhttp/bin/libgdhttp.so missing; run 'make build'" >&2; exit 2; }
 # The addon is a symlink into the repository; recreate it if a checkout lost it.
@@ -63,7 +73,7 @@ echo "demo: running demo_project headless ($GODOT)..."
 mkdir -p "$WORK/home"
 set +e
 HOME="$WORK/home" LC_ALL=C.UTF-8 timeout --kill-after=10 "$LIMIT" \
-    "$GODOT" --path demo_project 2>"$WORK/godot.err" | tee "$WORK/godot.out"
+    "${GODOT_CMD[@]}" --path demo_project 2>"$WORK/godot.err" | tee "$WORK/godot.out"
 CODE=${PIPESTATUS[0]}
 set -e
 if [ "$CODE" -ne 0 ]; then
