@@ -718,10 +718,10 @@ def test_internal_error_becomes_request_failed(
     srv = serve(lambda req, c: response(200, b"data"))
     r = HTTPRequest()
 
-    def broken(data: Any) -> None:
+    def broken() -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(r, "_consume", broken)
+    monkeypatch.setattr(r, "_start_body", broken)
     result, code, _, body = get(r, srv.url())[0]
     assert (result, code, body) == (Result.RESULT_REQUEST_FAILED, 200, b"")
     assert "bug" in r.get_error_message()
@@ -861,3 +861,14 @@ def test_any_response_completes_with_a_result(
     assert "internal error" not in caplog.text
     if result == Result.RESULT_SUCCESS and limit >= 0:
         assert len(got) <= limit
+
+
+def test_large_content_length_is_not_preallocated(
+    serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gdhttp.request as request_module
+
+    monkeypatch.setattr(request_module, "MAX_PREALLOCATED_BODY", 1000)
+    srv = serve(lambda req, c: response(200, BLOB))
+    r = HTTPRequest()
+    assert get(r, srv.url())[0][3] == BLOB

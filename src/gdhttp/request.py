@@ -98,6 +98,11 @@ THREAD_IDLE_WAIT_S: Final = 0.005
 MIN_DOWNLOAD_CHUNK_SIZE: Final = limits.MIN_READ_CHUNK_SIZE
 MAX_DOWNLOAD_CHUNK_SIZE: Final = limits.MAX_READ_CHUNK_SIZE
 
+#: Largest in-memory body reserved up front from its Content-Length (then read
+#: in place, no regrowth): a Content-Length is only a claim, so never reserve
+#: more than this before the bytes have arrived.
+MAX_PREALLOCATED_BODY: Final = 64 * 1024 * 1024
+
 #: Block size read from files when streaming a multipart body.
 MULTIPART_READ_BLOCK: Final = limits.UPLOAD_BLOCK_SIZE
 
@@ -542,6 +547,7 @@ class HTTPRequest:
         self._response_headers: list[str] = []
         self._redirections = 0
         self._received = bytearray()
+        self._in_place = False  # _received is preallocated to Content-Length
         self._delivered = 0  # body bytes after decoding (what body_size_limit counts)
         self._buffer = bytearray()
         self._file: IO[bytes] | None = None
@@ -991,6 +997,7 @@ class HTTPRequest:
         self._downloaded = 0
         self._delivered = 0
         self._received = bytearray()
+        self._in_place = False
         self._response_code = -1
         self._response_headers = []
         if client.connect_to_host(target.host, target.port, target.use_ssl,
@@ -1024,6 +1031,9 @@ class HTTPRequest:
         encoding = (_header_value(headers, "content-encoding") or "").lower()
         if self._accept_gzip and encoding in ("gzip", "x-gzip", "deflate"):
             self._decoder = _Decoder(encoding)
+        elif self._file is None and 0 < self._body_len <= MAX_PREALLOCATED_BODY:
+            self._received = bytearray(self._body_len)  # read in place: see _read_body
+            self._in_place = True
 
     def _read_body(self, deadline: float) -> bool:
         client = self._client
@@ -1032,15 +1042,25 @@ class HTTPRequest:
             return self._body_ended()
         buffer = self._buffer
         view = memoryview(buffer)
+        chunk = len(buffer)
+        whole = memoryview(self._received) if self._in_place else None
         read_now = 0
         progressed = False
         while True:
-            n = client.read_response_body_chunk_into(buffer)
+            if whole is not None:
+                # Straight into the preallocated body: no copy, no regrowth. The
+                # client never reads past Content-Length, and the limit was checked.
+                start = self._downloaded
+                n = client.read_response_body_chunk_into(whole[start : start + chunk])
+                self._delivered += n
+            else:
+                n = client.read_response_body_chunk_into(buffer)
             if n:
                 progressed = True
                 self._downloaded += n
                 read_now += n
-                self._consume(view[:n])
+                if whole is None:
+                    self._consume(view[:n])
             if client.get_status() != Status.STATUS_BODY:
                 return self._body_ended()
             if 0 <= self._body_len <= self._downloaded:
