@@ -74,7 +74,13 @@ SCENARIOS: dict[str, tuple[str, str, dict[str, Any], Expect | dict[str, Expect]]
     "tls_trusted_ca_py": ("https", "/files/1k.bin", {"py_ca": True, "skip": ["native"]},
                           {"py": (SUCCESS, 200)}),
     "timeout": ("silent", "/", {"opts": {"timeout": 1}}, (TIMEOUT, 0)),
+    # Streamed upload from disk with upload_progress: gdhttp only.
+    "upload_file_py": ("http", "/upload/engine-request-{who}.bin",
+                       {"upload_file": True, "skip": ["native"]}, {"py": (SUCCESS, 201)}),
+    "download_progress_py": ("http", "/files/1m.bin", {"skip": ["native"]},
+                             {"py": (SUCCESS, 200)}),
 }
+UPLOAD_SIZE = 3 * 1024 * 1024 + 17
 
 
 def _free_port() -> int:
@@ -104,6 +110,10 @@ def side_by_side(
         for key in ("method", "body", "validate", "skip"):
             if key in options:
                 sc[key] = options[key]
+        if options.get("upload_file"):
+            upload = work / "upload.bin"
+            upload.write_bytes(bytes(range(256)) * (UPLOAD_SIZE // 256) + b"x" * 17)
+            sc["upload_file"] = str(upload)
         if options.get("py_ca"):
             sc["py_ca"] = str(tls_material.ca_pem_path)
         opts = dict(options.get("opts", {}))
@@ -124,7 +134,8 @@ def side_by_side(
     for line in run.lines("SCENARIO "):
         r = json.loads(line)
         results[(r["name"], r["threads"])] = r
-    return {"results": results, "run": run, "root": Path(nginx_http.root)}
+    return {"results": results, "run": run, "root": Path(nginx_http.root), "work": work,
+            "upload_dir": Path(nginx_http.upload_dir)}
 
 
 PARAMS = [(name, threads) for name in SCENARIOS for threads in (False, True)]
@@ -198,3 +209,20 @@ def test_api_suite() -> None:
     run = run_suite("request_api.gd", timeout=60)
     assert run.returncode == 0 and not run.failed, run.describe()
     assert len(run.passed) >= 20, run.describe()
+
+
+def test_upload_file_streamed_with_progress(side_by_side: dict[str, Any]) -> None:
+    data = (side_by_side["work"] / "upload.bin").read_bytes()
+    for threads in (False, True):
+        py = side_by_side["results"][("upload_file_py", threads)]["py"]
+        stored = side_by_side["upload_dir"] / f"engine-request-py-{threads}.bin"
+        assert stored.read_bytes() == data
+        assert py["upload_progress"] == [len(data), len(data)]
+        assert py["upload_reports"] >= 1
+
+
+def test_download_progress(side_by_side: dict[str, Any]) -> None:
+    for threads in (False, True):
+        py = side_by_side["results"][("download_progress_py", threads)]["py"]
+        assert py["download_progress"] == [1024 * 1024, 1024 * 1024]
+        assert py["download_reports"] >= 1

@@ -28,6 +28,10 @@ func _on_done(result, code, headers, body, key):
 	completions[key].append({"result": result, "code": code, "headers": headers, "body": body,
 		"frame": Engine.get_idle_frames()})
 
+func _on_progress(done, total, key, which):
+	completions[key + "/" + which] = [done, total]
+	completions[key + "/" + which + "_count"] = completions.get(key + "/" + which + "_count", 0) + 1
+
 func drive(kind, sc, threads):
 	var node = HTTPRequest.new() if kind == "native" else PyHTTPRequest.new()
 	get_root().add_child(node)
@@ -48,10 +52,17 @@ func drive(kind, sc, threads):
 		node.download_file = download
 	if kind == "py" and sc.has("py_ca"):
 		node.set_trusted_certificates(sc["py_ca"])
+	if kind == "py":
+		node.connect("download_progress", self, "_on_progress", [key, "download"])
+		node.connect("upload_progress", self, "_on_progress", [key, "upload"])
 	var r = {}
 	var start_frame = Engine.get_idle_frames()
-	r["err"] = node.request(sc["url"], PoolStringArray(sc.get("headers", [])),
-		sc.get("validate", true), int(sc.get("method", HTTPClient.METHOD_GET)), sc.get("body", ""))
+	var url = sc["url"].replace("{who}", "%s-%s" % [kind, threads])
+	if sc.has("upload_file"):
+		r["err"] = node.request_file(url, sc["upload_file"])
+	else:
+		r["err"] = node.request(url, PoolStringArray(sc.get("headers", [])),
+			sc.get("validate", true), int(sc.get("method", HTTPClient.METHOD_GET)), sc.get("body", ""))
 	r["sync_signals"] = completions[key].size()
 	var deadline = OS.get_ticks_msec() + WAIT_MS
 	while completions[key].empty() and OS.get_ticks_msec() < deadline:
@@ -70,6 +81,10 @@ func drive(kind, sc, threads):
 		r["body_size"] = c["body"].size()
 		r["body_sha256"] = c["body"].hex_encode().sha256_text() if c["body"].size() > 0 else ""
 		r["frames"] = c["frame"] - start_frame
+	for which in ["download", "upload"]:
+		if completions.has(key + "/" + which):
+			r[which + "_progress"] = completions[key + "/" + which]
+			r[which + "_reports"] = completions[key + "/" + which + "_count"]
 	r["status_after"] = node.get_http_client_status()
 	r["downloaded"] = node.get_downloaded_bytes()
 	r["body_size_reported"] = node.get_body_size()
