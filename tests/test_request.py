@@ -872,3 +872,28 @@ def test_large_content_length_is_not_preallocated(
     srv = serve(lambda req, c: response(200, BLOB))
     r = HTTPRequest()
     assert get(r, srv.url())[0][3] == BLOB
+
+
+def test_use_threads_streamed_uploads(serve: Callable[..., Server], tmp_path: Path) -> None:
+    payload = os.urandom(4 << 20)
+    (tmp_path / "up.bin").write_bytes(payload)
+    srv = serve(lambda req, c: response(200, hashlib.sha256(req.body).hexdigest().encode()),
+                recv_delay=0.0002)
+    r = HTTPRequest()
+    r.use_threads = True
+    done, rec, _ = run(r, lambda: r.request_file(srv.url(), str(tmp_path / "up.bin")))
+    assert done[3] == hashlib.sha256(payload).hexdigest().encode()
+    assert rec.uploads[-1] == (len(payload), len(payload))
+
+    class Chunks:
+        content_type = ""
+
+        def size(self) -> int:
+            return -1
+
+        def open(self) -> Iterator[bytes]:
+            return (payload[i : i + 100_000] for i in range(0, len(payload), 100_000))
+
+    done, rec, _ = run(r, lambda: r.request_stream(srv.url(), Chunks()))
+    assert done[3] == hashlib.sha256(payload).hexdigest().encode()
+    assert srv.requests[1].header("Transfer-Encoding") == "chunked"

@@ -869,15 +869,18 @@ class HTTPRequest:
                     progressed = self._run_step()
                     if not self._requesting:
                         return
-                    stream = self._client.get_connection()
-                    uploading = self._client.get_status() == Status.STATUS_REQUESTING
+                    client = self._client
+                    stream = client.get_connection()
+                    requesting = client.get_status() == Status.STATUS_REQUESTING
+                    sent, size = client.get_uploaded_bytes(), client.get_upload_size()
                 if progressed:
                     continue
-                if stream is not None:
-                    wait_stream(stream, uploading and self._client.get_uploaded_bytes()
-                                < self._client.get_upload_size(), THREAD_IDLE_WAIT_S)
-                else:
+                if stream is None or (requesting and size < 0):
+                    # Connecting, or a chunked upload whose end we can't see: nap briefly.
                     self._stop.wait(THREAD_IDLE_WAIT_S / 5)
+                else:
+                    # Wait until the socket can take more of the upload, or has data.
+                    wait_stream(stream, requesting and sent < size, THREAD_IDLE_WAIT_S)
         except Exception:
             log.exception("gdhttp: internal error in the HTTPRequest worker thread")
         finally:
