@@ -474,12 +474,22 @@ class HTTPClient:
 
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def request_raw(
-        self, method: int, url: str, headers: Iterable[str], body: bytes
+        self, method: int, url: str, headers: Iterable[str], body: bytes | memoryview
     ) -> Error:
-        """Send a request with a raw byte body, sent byte-exact. Returns at once."""
-        if isinstance(body, (bytearray, memoryview)):
-            body = bytes(body)
-        if not isinstance(body, bytes):
+        """Send a request with a raw byte body, sent byte-exact. Returns at once.
+
+        A ``memoryview`` (or bytearray) body is sent from its memory without a
+        copy: don't change it until the request is sent.
+        """
+        if isinstance(body, bytearray):
+            body = memoryview(body)
+        if isinstance(body, memoryview):
+            try:
+                body = body.cast("B")
+            except TypeError:
+                return self._refuse("request_raw: body must be contiguous bytes",
+                                    Error.ERR_INVALID_PARAMETER)
+        elif not isinstance(body, bytes):
             return self._refuse("request_raw: body must be bytes", Error.ERR_INVALID_PARAMETER)
         return self._start(method, url, headers, body, None, -1)
 
@@ -513,7 +523,7 @@ class HTTPClient:
         method: int,
         url: str,
         headers: Iterable[str],
-        body: bytes,
+        body: bytes | memoryview,
         source: IO[bytes] | Iterable[bytes] | None,
         length: int,
     ) -> Error:
@@ -563,7 +573,7 @@ class HTTPClient:
 
         self._out.clear()
         self._out.append((memoryview(head), _HEAD))
-        if body:
+        if len(body):
             self._out.append((memoryview(body), _BODY))
         self._upload = source
         self._upload_iter = None

@@ -63,7 +63,8 @@ class PyHTTPClient:
     def request(self, method: int, url: str, headers: list[str], body: str = "") -> Error:
         return self._client.request(method, url, headers, body)
 
-    def request_raw(self, method: int, url: str, headers: list[str], body: bytes) -> Error:
+    def request_raw(self, method: int, url: str, headers: list[str], body: memoryview) -> Error:
+        # A view of the script's PoolByteArray: a 100 MiB upload is not copied.
         return self._client.request_raw(method, url, headers, body)
 
     def has_response(self) -> bool:

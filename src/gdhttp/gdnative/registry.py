@@ -84,7 +84,7 @@ def _invoker(qualname: str, info: MethodInfo) -> Callable[[Any, int, Any], Any]:
 
         return invoke0
 
-    readers = [variant.reader(p.vtype, p.nullable) for p in info.params]
+    readers = [variant.reader(p.vtype, p.nullable, view=p.view) for p in info.params]
     names = [p.name for p in info.params]
     extra = variant.to_py
     known = len(readers)

@@ -114,6 +114,7 @@ def vtype_of(annotation: Any) -> tuple[VariantType, bool]:
         float: VariantType.REAL,
         str: VariantType.STRING,
         bytes: VariantType.POOL_BYTE_ARRAY,
+        memoryview: VariantType.POOL_BYTE_ARRAY,
         PoolByteArrayLike: VariantType.POOL_BYTE_ARRAY,
         list: VariantType.ARRAY,
         tuple: VariantType.ARRAY,
@@ -218,6 +219,8 @@ class ParamInfo:
     name: str
     vtype: VariantType
     nullable: bool
+    #: A ``memoryview`` parameter borrows the PoolByteArray's memory (no copy).
+    view: bool = False
 
 
 @dataclass
@@ -260,8 +263,10 @@ def _method_info(name: str, func: Callable[..., Any]) -> MethodInfo:
             continue
         if p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD):
             continue
-        vtype, nullable = vtype_of(hints.get(p.name, Any))
-        params.append(ParamInfo(p.name, vtype, nullable or p.default is None))
+        hint = hints.get(p.name, Any)
+        vtype, nullable = vtype_of(hint)
+        params.append(ParamInfo(p.name, vtype, nullable or p.default is None,
+                                view=hint is memoryview))
         if p.default is p.empty:
             min_args += 1
         if max_args >= 0:

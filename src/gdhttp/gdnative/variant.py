@@ -137,6 +137,28 @@ def _pba_var(vp: Any) -> bytes:
         lib.gdb_pba_read_close(io)
 
 
+def pool_bytes_view(vp: Any) -> memoryview:
+    """A read-only view of a PoolByteArray argument's memory, without a copy.
+
+    The view holds its own reference to the array and a read lock; both are
+    released when the last view or slice of it is gone (ffi.gc on the pointer
+    the buffer keeps). A script writing to its array meanwhile gets a
+    copy-on-write copy, so the view never changes under the reader.
+    """
+    io = ffi.new("gdb_pba_io *")
+    ptr = lib.gdb_pba_read_open(io, vp)
+    if io.size <= 0:
+        lib.gdb_pba_read_close(io)
+        return memoryview(b"")
+
+    def close(_: Any, io: Any = io) -> None:
+        if lib is not None:
+            lib.gdb_pba_read_close(io)
+
+    owner = ffi.gc(ffi.cast("uint8_t *", ptr), close)
+    return memoryview(ffi.buffer(owner, io.size)).toreadonly()
+
+
 def write_bytes(vp: Any, data: bytes | bytearray | memoryview) -> None:
     if isinstance(data, bytes):
         lib.gdb_variant_new_bytes(vp, data, len(data))
@@ -436,7 +458,7 @@ def type_name(t: int) -> str:
     return _TYPE_NAMES.get(t, f"type {t}")
 
 
-def reader(vtype: VariantType, nullable: bool) -> Callable[[Any], Any]:
+def reader(vtype: VariantType, nullable: bool, view: bool = False) -> Callable[[Any], Any]:
     """A function reading a borrowed variant as ``vtype``, with Godot-like coercions.
 
     int<->float and bool<->int convert (as the engine's own bindings do);
@@ -448,6 +470,8 @@ def reader(vtype: VariantType, nullable: bool) -> Callable[[Any], Any]:
         return to_py
     get_type = lib.gdb_variant_get_type
     exact = _TO_PY[want]
+    if want == POOL_BYTE_ARRAY and view:
+        exact = pool_bytes_view
     if want == INT:  # the common case gets the engine call directly
         exact = lib.gdb_variant_as_int
 
