@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-stamp
 
-.PHONY: setup build test lint unit demo bench fuzz clean
+.PHONY: setup build test lint demo bench fuzz screenshot clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,9 @@ demo: setup build
 
 bench: setup build
 	$(PY) -m bench
+
+screenshot: setup build
+	scripts/screenshot.sh
 
 fuzz: setup
 	GDHTTP_FUZZ_EXAMPLES=$${GDHTTP_FUZZ_EXAMPLES:-200000} $(PY) -m pytest -q tests/test_fuzz.py -p no:timeout
