@@ -354,7 +354,9 @@ class HTTPClient:
                 return Error.OK
             sock = self._handshake.sock
             self._handshake = None
-            if self._tls_settings.pins and self._verify:
+            # Pins hold even with verify_host=false: pinning a self-signed key is
+            # exactly how such a server is trusted safely.
+            if self._tls_settings.pins:
                 problem = tls.check_pins(sock, self._tls_settings.pins)
                 if problem is not None:
                     sock.close()
@@ -547,6 +549,12 @@ class HTTPClient:
             )
         if self._stream is None:
             return self._refuse("request: no connection", Error.ERR_INVALID_DATA)
+        pending = getattr(self._stream, "pending_input", None)
+        if pending is not None and pending():
+            # RFC 9112 6.3: bytes nobody asked for must never become the next response.
+            self._fail(Event.CONNECTION_LOST,
+                       "server sent data nobody asked for (stray bytes after the last response)")
+            return Error.FAILED
         target = url
         if self._proxy_kind == "http" and url.startswith("/"):
             # Absolute form for a forward proxy; the engine always names the port.

@@ -142,6 +142,22 @@ class SocketStream:
         except (OSError, ValueError):
             return 0
 
+    def pending_input(self) -> bool:
+        """True if the peer sent bytes nobody asked for (peeked; TLS keeps the byte)."""
+        if self._pushback:
+            return True
+        try:
+            if not self._poller.poll(0):
+                return False
+            if self.is_tls:
+                if self._tls_pending():
+                    return True
+                self._pushback = self.sock.recv(1)
+                return bool(self._pushback)
+            return bool(self.sock.recv(1, socket.MSG_PEEK))
+        except (OSError, ValueError):
+            return False
+
     def is_alive(self) -> bool:
         """False once the peer has closed or reset; reads nothing that matters.
 
@@ -173,7 +189,8 @@ class SocketStream:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.errno is not None:
+    # An SSLError's errno is an OpenSSL code, not an OS one: its text is the message.
+    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.errno is not None:
         return f"{os.strerror(exc.errno)} (errno {exc.errno})"
     return str(exc) or type(exc).__name__
 
