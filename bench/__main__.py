@@ -186,8 +186,8 @@ def targets() -> list[Target]:
               (f"gd 256 MiB GET HTTPS chunk {chunk}", "native HTTPClient"), 2.5)
     for scheme in ("HTTP", "HTTPS"):
         ratio(f"HTTPRequest download_file {scheme}: Py/native",
-              (f"gd download_file 256 MiB {scheme}", "PyHTTPRequest"),
-              (f"gd download_file 256 MiB {scheme}", "native HTTPRequest"), 2.0)
+              (f"gd download_file 32 MiB {scheme}", "PyHTTPRequest"),
+              (f"gd download_file 32 MiB {scheme}", "native HTTPRequest"), 2.0)
         ratio(f"pure 256 MiB {scheme}: gdhttp/raw loop",
               (f"py 256 MiB GET {scheme}", "gdhttp"), (f"py 256 MiB GET {scheme}",
                                                       "raw recv_into loop"), 0.8)
@@ -248,7 +248,7 @@ def main() -> int:
                          key_path=tls.key_pem_path, ca_pem_path=tls.ca_pem_path)
     try:
         http, https = server.endpoints["http"], server.endpoints["https"]
-        sizes = {"256m.bin": 256 * MIB, "64m.bin": 64 * MIB, "1g.bin": 1024 * MIB}
+        sizes = {"256m.bin": 256 * MIB, "32m.bin": 32 * MIB, "1g.bin": 1024 * MIB}
         for name, size in sizes.items():
             make_blob(http.root, name, size)
         files = {name: size for name, (size, _) in http.files.items()}

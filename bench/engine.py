@@ -23,6 +23,7 @@ def run_all(http: tuple[str, int], https: tuple[str, int], ca: str, files: dict[
         config.write_text(json.dumps({
             "host": http[0], "http_port": http[1], "https_port": https[1], "ca": ca,
             "runs": runs, "size_256m": files["256m.bin"], "size_1g": files["1g.bin"],
+            "size_32m": files["32m.bin"],
             "tmp": tmp,
         }))
         env = {**os.environ, "GDHTTP_BENCH_CONFIG": str(config), "HOME": tmp,
