@@ -27,6 +27,7 @@ from gdhttp import limits
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, Status
 from gdhttp.protocol import ProtocolError, ResponseReader
+
 from hostile_cases import SplitStream
 
 S = Status
