@@ -111,6 +111,10 @@ def run_pure(env: Env) -> None:
         measure(w, "gdhttp", "MB/s",
                 throughput(size, lambda h=h, p=p, tls=tls, ca=ca: pure.gdhttp_download(  # type: ignore[misc]
                     "localhost" if tls else h, p, "/files/256m.bin", size, tls, ca)))
+        if not tls:
+            measure(w, "h11 over a socket", "MB/s",
+                    throughput(size, lambda h=h, p=p: pure.h11_download(  # type: ignore[misc]
+                        h, p, "/files/256m.bin", size)))
         for name, fn in (("urllib3", pure.urllib3_download), ("httpx", pure.httpx_download),
                          ("aiohttp", pure.aiohttp_download)):
             measure(w, name, "MB/s",

@@ -118,6 +118,28 @@ def aiohttp_download(url: str, size: int, ca: str | None) -> None:
     assert asyncio.run(go()) == size
 
 
+def h11_download(host: str, port: int, path: str, size: int) -> None:
+    """h11 driven the plain way: every received block goes through the parser."""
+    import h11
+
+    sock = socket.create_connection((host, port))
+    conn = h11.Connection(h11.CLIENT)
+    sock.sendall(conn.send(h11.Request(method="GET", target=path,
+                                       headers=[("Host", "localhost")])))
+    sock.sendall(conn.send(h11.EndOfMessage()))
+    got = 0
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            conn.receive_data(sock.recv(CHUNK))
+        elif isinstance(event, h11.Data):
+            got += len(event.data)
+        elif isinstance(event, h11.EndOfMessage):
+            break
+    sock.close()
+    assert got == size
+
+
 # ---- 1000 keep-alive GETs
 
 
