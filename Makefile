@@ -15,7 +15,7 @@ build: setup
 	$(PY) -m gdhttp.gdnative.build
 
 lint: setup
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collects nothing; that is not a failure of the tree.

@@ -9,6 +9,7 @@ numbers to ``bench/results/latest.json`` (and the table to ``latest.md``).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -23,11 +24,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from bench import pure  # noqa: E402
+
 from servers import STANDARD_NGINX_BLOCKS, start_nginx  # noqa: E402
 from servers.blobs import make_blob  # noqa: E402
 from servers.tlsutil import make_tls_material  # noqa: E402
-
-from bench import pure  # noqa: E402
 
 RUNS = int(os.environ.get("GDHTTP_BENCH_RUNS", "5"))
 MIB = 1 << 20
@@ -93,32 +94,39 @@ def millis(fn: Callable[[], object]) -> Callable[[], float]:
     return lambda: pure.timed(fn) * 1000
 
 
+def _download_rows(env: Env, tls: bool) -> None:
+    import ssl
+
+    port = env.https[1] if tls else env.http[1]
+    host = "localhost" if tls else env.http[0]
+    size = env.files["256m.bin"]
+    ctx = ssl.create_default_context(cafile=env.ca) if tls else None
+    ca = env.ca if tls else None
+    path = "/files/256m.bin"
+    url = f"{'https' if tls else 'http'}://localhost:{port}{path}"
+    w = f"py 256 MiB GET {'HTTPS' if tls else 'HTTP'}"
+    measure(w, "raw recv_into loop", "MB/s",
+            throughput(size, lambda: pure.raw_download(host, port, path, size, ctx)))
+    measure(w, "gdhttp", "MB/s",
+            throughput(size, lambda: pure.gdhttp_download(host, port, path, size, tls, ca)))
+    if not tls:
+        measure(w, "h11 over a socket", "MB/s",
+                throughput(size, lambda: pure.h11_download(host, port, path, size)))
+    peers: tuple[tuple[str, Callable[[str, int, str | None], None]], ...] = (
+        ("urllib3", pure.urllib3_download), ("httpx", pure.httpx_download),
+        ("aiohttp", pure.aiohttp_download))
+    for name, fn in peers:
+        measure(w, name, "MB/s", throughput(size, functools.partial(fn, url, size, ca)))
+
+
 def run_pure(env: Env) -> None:
     import ssl
 
     host, port = env.http
-    shost, sport = env.https
-    size = env.files["256m.bin"]
+    sport = env.https[1]
     print("pure Python", flush=True)
-    for scheme, (h, p), tls in (("HTTP", env.http, False), ("HTTPS", env.https, True)):
-        ctx = ssl.create_default_context(cafile=env.ca) if tls else None
-        ca = env.ca if tls else None
-        url = f"{'https' if tls else 'http'}://localhost:{p}/files/256m.bin"
-        w = f"py 256 MiB GET {scheme}"
-        measure(w, "raw recv_into loop", "MB/s",
-                throughput(size, lambda h=h, p=p, ctx=ctx: pure.raw_download(  # type: ignore[misc]
-                    "localhost" if tls else h, p, "/files/256m.bin", size, ctx)))
-        measure(w, "gdhttp", "MB/s",
-                throughput(size, lambda h=h, p=p, tls=tls, ca=ca: pure.gdhttp_download(  # type: ignore[misc]
-                    "localhost" if tls else h, p, "/files/256m.bin", size, tls, ca)))
-        if not tls:
-            measure(w, "h11 over a socket", "MB/s",
-                    throughput(size, lambda h=h, p=p: pure.h11_download(  # type: ignore[misc]
-                        h, p, "/files/256m.bin", size)))
-        for name, fn in (("urllib3", pure.urllib3_download), ("httpx", pure.httpx_download),
-                         ("aiohttp", pure.aiohttp_download)):
-            measure(w, name, "MB/s",
-                    throughput(size, lambda fn=fn, url=url, ca=ca: fn(url, size, ca)))  # type: ignore[misc]
+    _download_rows(env, tls=False)
+    _download_rows(env, tls=True)
 
     count = 1000
     url = f"http://{host}:{port}/files/1k.bin"
@@ -129,9 +137,11 @@ def run_pure(env: Env) -> None:
             rate(count, lambda: pure.gdhttp_keepalive(host, port, "/files/1k.bin", count)))
     measure(w, "h11 over a socket", "req/s",
             rate(count, lambda: pure.h11_keepalive(host, port, "/files/1k.bin", count)))
-    for name, kfn in (("urllib3", pure.urllib3_keepalive), ("httpx", pure.httpx_keepalive),
-                      ("aiohttp", pure.aiohttp_keepalive)):
-        measure(w, name, "req/s", rate(count, lambda kfn=kfn: kfn(url, count)))  # type: ignore[misc]
+    peers: tuple[tuple[str, Callable[[str, int], None]], ...] = (
+        ("urllib3", pure.urllib3_keepalive), ("httpx", pure.httpx_keepalive),
+        ("aiohttp", pure.aiohttp_keepalive))
+    for name, kfn in peers:
+        measure(w, name, "req/s", rate(count, functools.partial(kfn, url, count)))
 
     ctx = ssl.create_default_context(cafile=env.ca)
     w = "TLS connect + handshake"
