@@ -64,3 +64,11 @@ MIN_HOST_LENGTH: Final = 4
 #: Longest request target accepted: servers commonly stop at 8 KiB; a larger
 #: one is almost certainly a bug in the caller.
 MAX_URL_LENGTH: Final = 64 * 1024
+
+#: Read-ahead per plain TCP connection: a small body read (a script's 64 KiB
+#: chunk) becomes one syscall of this size and then several memory copies.
+READAHEAD_SIZE: Final = 1 << 20
+
+#: Reads at least this large go straight into the caller's buffer: the
+#: syscall is already amortised, a copy would only cost.
+DIRECT_READ_MIN: Final = 256 * 1024
