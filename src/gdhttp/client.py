@@ -322,6 +322,9 @@ class HTTPClient:
         future = self._resolving
         assert future is not None
         if not future.done():
+            # A caller spinning on poll() holds the GIL; without a yield the
+            # resolver thread waits out the 5 ms switch interval, twice.
+            time.sleep(0)
             return Error.OK
         self._resolving = None
         try:
@@ -672,7 +675,8 @@ class HTTPClient:
             if not out:
                 return
             view, kind = out[0]
-            sent = stream.send(view)
+            # Bounded per call: one send of a huge view could copy megabytes at once.
+            sent = stream.send(view[: limits.MAX_SEND_SIZE])
             if sent <= 0:
                 return
             self._last_io = time.monotonic()
