@@ -16,6 +16,12 @@ GODOT = os.environ.get("GDHTTP_GODOT", shutil.which("godot3-server") or "/usr/bi
 
 def run_all(http: tuple[str, int], https: tuple[str, int], ca: str, files: dict[str, int],
             runs: int) -> list[dict[str, Any]]:
+    rows = _run(http, https, ca, files, runs, "")
+    return rows + _run(http, https, ca, files, runs, "rss")
+
+
+def _run(http: tuple[str, int], https: tuple[str, int], ca: str, files: dict[str, int],
+         runs: int, mode: str) -> list[dict[str, Any]]:
     # The native client trusts only the project's CA setting; override.cfg sets it.
     (PROJECT / "override.cfg").write_text(f'[network]\n\nssl/certificates="{ca}"\n')
     with tempfile.TemporaryDirectory(prefix="gdbench-engine-") as tmp:
@@ -23,8 +29,7 @@ def run_all(http: tuple[str, int], https: tuple[str, int], ca: str, files: dict[
         config.write_text(json.dumps({
             "host": http[0], "http_port": http[1], "https_port": https[1], "ca": ca,
             "runs": runs, "size_256m": files["256m.bin"], "size_1g": files["1g.bin"],
-            "size_32m": files["32m.bin"],
-            "tmp": tmp,
+            "size_32m": files["32m.bin"], "tmp": tmp, "mode": mode,
         }))
         env = {**os.environ, "GDHTTP_BENCH_CONFIG": str(config), "HOME": tmp,
                "LC_ALL": "C.UTF-8"}
