@@ -303,3 +303,25 @@ def test_stream_that_raises_becomes_connection_error() -> None:
     client.request(Method.METHOD_GET, "/", [])
     assert client.poll() is Error.ERR_CONNECTION_ERROR
     assert client.get_status() is Status.STATUS_CONNECTION_ERROR
+
+
+def test_get_with_body_sends_it_with_length() -> None:
+    # Spec §9.5: the body goes out for any method, Content-Length only when non-empty.
+    client, stream = adopted(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "whole",
+                             close_at_end=False)
+    client.request(Method.METHOD_GET, "/q", ["Host: x"], "abc")
+    drive(client)
+    assert stream.sent.endswith(b"Content-Length: 3\r\nUser-Agent: "
+                                + client._user_agent.encode() + b"\r\nAccept: */*\r\n\r\nabc")
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_content_length_zero_is_body_then_connected(split: str) -> None:
+    # Spec §9.6: Content-Length: 0 behaves like HEAD: STATUS_BODY, one empty read.
+    client, _ = adopted(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", split,
+                        close_at_end=False)
+    client.request(Method.METHOD_GET, "/", [])
+    assert drive(client)[-1] is Status.STATUS_BODY
+    assert client.get_response_body_length() == 0
+    assert client.read_response_body_chunk() == b""
+    assert client.get_status() is Status.STATUS_CONNECTED

@@ -224,3 +224,19 @@ def test_httpbin_secure(httpbin_secure, httpbin_ca_pem_path: str) -> None:  # ty
 def test_httpbin_chunked_stream(httpbin) -> None:  # type: ignore[no-untyped-def]
     got = fetch(httpbin.host, httpbin.port, "/stream-bytes/20000?chunk_size=1000&seed=3")
     assert got.code == 200 and len(got.body) == 20000
+
+
+def test_http_proxy_target_names_the_port(raw_server) -> None:  # type: ignore[no-untyped-def]
+    # Spec §9.11: absolute-form target with an explicit port, even 80; Host as usual.
+    from servers import raw
+
+    server = raw_server([raw.read_request(),
+                         raw.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+                         raw.silent(2)])
+    client = HTTPClient()
+    client.set_http_proxy(server.host, server.port)
+    got = fetch("example.test", 80, "/a?b=1", client=client)
+    assert got.code == 200 and got.body == b"ok"
+    head = server.parsed_requests[0]
+    assert head.target == "http://example.test:80/a?b=1"
+    assert head.header("Host") == "example.test"
