@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from typing import IO, Any, Final, TypeVar
 
 from gdhttp import limits, protocol, tls
-from gdhttp.constants import METHOD_VERBS, Error, Method, ResponseCode, Status
+from gdhttp.constants import (
+    METHOD_VERBS,
+    Error,
+    HTTPClientConstants,
+    Method,
+    ResponseCode,
+    Status,
+)
 from gdhttp.protocol import Framing, ProtocolError, RequestError, ResponseReader
 from gdhttp.states import POLL_ON_ENTRY, Event, next_state
 from gdhttp.transport import (
@@ -147,16 +154,13 @@ class _BufferSink:
         return total
 
 
-class HTTPClient:
+class HTTPClient(HTTPClientConstants):
     """Godot 3.5's HTTPClient in Python; see the module and ``docs/`` for details."""
 
-    # Enum values as class constants, as in GDScript (HTTPClient.STATUS_BODY).
+    # The enums as in GDScript: HTTPClient.Status, and HTTPClient.STATUS_BODY (inherited).
     Method = Method
     Status = Status
     ResponseCode = ResponseCode
-    locals().update({m.name: m for m in Method})
-    locals().update({s.name: s for s in Status})
-    locals().update({r.name: r for r in ResponseCode})
 
     def __init__(self) -> None:
         self._status = Status.STATUS_DISCONNECTED

@@ -50,7 +50,7 @@ from urllib.parse import urljoin
 
 from gdhttp import limits, protocol
 from gdhttp.client import HTTPClient
-from gdhttp.constants import Error, Method, Result, Status
+from gdhttp.constants import Error, HTTPRequestConstants, Method, Result, Status
 from gdhttp.transport import wait_stream
 
 __all__ = [
@@ -486,11 +486,10 @@ class _Finished(Exception):
 # ---------------------------------------------------------------------- HTTPRequest
 
 
-class HTTPRequest:
+class HTTPRequest(HTTPRequestConstants):
     """Godot 3.5 HTTPRequest logic; step it with ``process(delta)``. See module doc."""
 
-    Result = Result
-    locals().update({r.name: r for r in Result})
+    Result = Result  # and the members as constants (HTTPRequest.RESULT_SUCCESS), inherited
 
     def __init__(self, client: HTTPClient | None = None) -> None:
         self._client = client if client is not None else HTTPClient()
