@@ -774,17 +774,31 @@ class HTTPClient(HTTPClientConstants):
         recv_into: Callable[[memoryview], int | None] | None = getattr(stream, "recv_into", None)
         limit = reader.direct_read_limit(len(view)) if not self._blocking else 0
         if limit and recv_into is not None:
+            total = 0
+            got: int | None = None
             try:
-                got = recv_into(view[:limit] if limit < len(view) else view)
+                # TLS hands out one record (<= 16 KiB) per read: keep going until the
+                # buffer is full or the socket has nothing more right now.
+                while total < limit:
+                    got = recv_into(view[total:limit])
+                    if not got:
+                        break
+                    total += got
             except (TransportError, OSError) as exc:
                 self._fail(Event.CONNECTION_LOST, _message(exc))
                 return 0
-            if got:
-                reader.consumed_direct(got)
+            if total:
+                reader.consumed_direct(total)
                 self._last_io = time.monotonic()
                 if reader.done:
                     self._finish_body(reader)
-                return got
+                return total
+            if got is None:  # nothing right now; an EOF (0) goes the general way below
+                try:
+                    self._check_silence("response body")
+                except TransportError as exc:
+                    self._fail(Event.CONNECTION_LOST, _message(exc))
+                return 0
         sink = _BufferSink(view, stream)
         self._read_body(sink, len(view))
         return sink.size
