@@ -42,11 +42,11 @@ FRAMING_READ_SIZE: Final = 64 * 1024
 
 #: Time one poll() may spend writing the request body before it yields back
 #: to the frame: uploads never hitch a frame by more than this.
-POLL_SEND_BUDGET_S: Final = 0.001
+POLL_SEND_BUDGET_S: Final = 0.0005
 
 #: Most bytes handed to one send() call: the kernel copies a whole large
 #: buffer in one go, which alone could outlast the poll budget above.
-MAX_SEND_SIZE: Final = 256 * 1024
+MAX_SEND_SIZE: Final = 128 * 1024
 
 #: Block size pulled from a streamed upload source per read.
 UPLOAD_BLOCK_SIZE: Final = 256 * 1024
