@@ -64,22 +64,25 @@ class Env:
 ROWS: list[Row] = []
 
 
-def measure(workload: str, impl: str, unit: str, run: Callable[[], float], runs: int = RUNS,
-            warmup: bool = True) -> Row:
-    row = Row(workload, impl, unit)
-    if warmup:
+def measure_group(workload: str, unit: str, runners: list[tuple[str, Callable[[], float]]],
+                  runs: int = RUNS) -> None:
+    """Measure several implementations round-robin: a noisy moment hits all of them."""
+    rows: list[tuple[Row, Callable[[], float]]] = []
+    for impl, run in runners:
+        row = Row(workload, impl, unit)
+        ROWS.append(row)
         try:
-            run()
-        except Exception as exc:  # a peer that can't run here is reported, not fatal
+            run()  # warm-up, and a peer that can't run here is reported, not fatal
+        except Exception as exc:
             print(f"  {workload} / {impl}: failed: {exc!r}", flush=True)
-            ROWS.append(row)
-            return row
+            continue
+        rows.append((row, run))
     for _ in range(runs):
-        row.samples.append(run())
-    ROWS.append(row)
-    print(f"  {workload:<34} {impl:<26} {row.median:>10.4g} {unit:<6} ({row.spread})",
-          flush=True)
-    return row
+        for row, run in rows:
+            row.samples.append(run())
+    for row, _ in rows:
+        print(f"  {workload:<34} {row.impl:<26} {row.median:>10.4g} {unit:<6} ({row.spread})",
+              flush=True)
 
 
 def throughput(size: int, fn: Callable[[], object]) -> Callable[[], float]:
@@ -104,19 +107,21 @@ def _download_rows(env: Env, tls: bool) -> None:
     ca = env.ca if tls else None
     path = "/files/256m.bin"
     url = f"{'https' if tls else 'http'}://localhost:{port}{path}"
-    w = f"py 256 MiB GET {'HTTPS' if tls else 'HTTP'}"
-    measure(w, "raw recv_into loop", "MB/s",
-            throughput(size, lambda: pure.raw_download(host, port, path, size, ctx)))
-    measure(w, "gdhttp", "MB/s",
-            throughput(size, lambda: pure.gdhttp_download(host, port, path, size, tls, ca)))
+    runners: list[tuple[str, Callable[[], float]]] = [
+        ("raw recv_into loop",
+         throughput(size, lambda: pure.raw_download(host, port, path, size, ctx))),
+        ("gdhttp",
+         throughput(size, lambda: pure.gdhttp_download(host, port, path, size, tls, ca))),
+    ]
     if not tls:
-        measure(w, "h11 over a socket", "MB/s",
-                throughput(size, lambda: pure.h11_download(host, port, path, size)))
+        runners.append(("h11 over a socket",
+                        throughput(size, lambda: pure.h11_download(host, port, path, size))))
     peers: tuple[tuple[str, Callable[[str, int, str | None], None]], ...] = (
         ("urllib3", pure.urllib3_download), ("httpx", pure.httpx_download),
         ("aiohttp", pure.aiohttp_download))
     for name, fn in peers:
-        measure(w, name, "MB/s", throughput(size, functools.partial(fn, url, size, ca)))
+        runners.append((name, throughput(size, functools.partial(fn, url, size, ca))))
+    measure_group(f"py 256 MiB GET {'HTTPS' if tls else 'HTTP'}", "MB/s", runners)
 
 
 def run_pure(env: Env) -> None:
@@ -130,26 +135,25 @@ def run_pure(env: Env) -> None:
 
     count = 1000
     url = f"http://{host}:{port}/files/1k.bin"
-    w = "py 1000 x 1 KiB GET keep-alive"
-    measure(w, "raw socket loop", "req/s",
-            rate(count, lambda: pure.raw_keepalive(host, port, "/files/1k.bin", count)))
-    measure(w, "gdhttp", "req/s",
-            rate(count, lambda: pure.gdhttp_keepalive(host, port, "/files/1k.bin", count)))
-    measure(w, "h11 over a socket", "req/s",
-            rate(count, lambda: pure.h11_keepalive(host, port, "/files/1k.bin", count)))
+    runners: list[tuple[str, Callable[[], float]]] = [
+        ("raw socket loop",
+         rate(count, lambda: pure.raw_keepalive(host, port, "/files/1k.bin", count))),
+        ("gdhttp", rate(count, lambda: pure.gdhttp_keepalive(host, port, "/files/1k.bin", count))),
+        ("h11 over a socket",
+         rate(count, lambda: pure.h11_keepalive(host, port, "/files/1k.bin", count))),
+    ]
     peers: tuple[tuple[str, Callable[[str, int], None]], ...] = (
         ("urllib3", pure.urllib3_keepalive), ("httpx", pure.httpx_keepalive),
         ("aiohttp", pure.aiohttp_keepalive))
     for name, kfn in peers:
-        measure(w, name, "req/s", rate(count, functools.partial(kfn, url, count)))
+        runners.append((name, rate(count, functools.partial(kfn, url, count))))
+    measure_group("py 1000 x 1 KiB GET keep-alive", "req/s", runners)
 
     ctx = ssl.create_default_context(cafile=env.ca)
-    w = "TLS connect + handshake"
-    measure(w, "py raw ssl", "ms", millis(lambda: pure.raw_tls_connect("localhost", sport, ctx)),
-            runs=max(RUNS, 20))
-    measure(w, "gdhttp (py)", "ms",
-            millis(lambda: pure.gdhttp_tls_connect("localhost", sport, env.ca)),
-            runs=max(RUNS, 20))
+    measure_group("TLS connect + handshake", "ms", [
+        ("py raw ssl", millis(lambda: pure.raw_tls_connect("localhost", sport, ctx))),
+        ("gdhttp (py)", millis(lambda: pure.gdhttp_tls_connect("localhost", sport, env.ca))),
+    ], runs=max(RUNS, 20))
 
 
 def run_engine(env: Env) -> None:
