@@ -7,11 +7,17 @@ bridge in ``gdhttp.gdnative``, inside a Godot 3 engine.
 
 from __future__ import annotations
 
+import logging
+
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, ResponseCode, Result, Status
 
 __all__ = ["Error", "HTTPClient", "Method", "ResponseCode", "Result", "Status"]
 __version__ = "0.1.0"
+
+# A library stays quiet unless the application configures logging; inside Godot
+# the bridge adds a handler that prints warnings like the engine's own errors.
+logging.getLogger("gdhttp").addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> object:

@@ -9,6 +9,7 @@ engine.
 
 from __future__ import annotations
 
+import logging
 import os
 import traceback
 from typing import Any
@@ -36,6 +37,22 @@ def report(text: str, where: str = "gdhttp", file: str = "python", line: int = 0
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class _GodotLogHandler(logging.Handler):
+    """gdhttp's warnings (refused calls) printed like the engine's ERR_FAIL messages."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            report(record.getMessage(), record.funcName or "gdhttp")
+        except Exception:
+            self.handleError(record)
+
+
+def _route_logging() -> None:
+    logger = logging.getLogger("gdhttp")
+    if not any(isinstance(h, _GodotLogHandler) for h in logger.handlers):
+        logger.addHandler(_GodotLogHandler(logging.WARNING))
 
 
 def _failed(where: str, exc: BaseException) -> None:
@@ -89,6 +106,7 @@ def attach(ffi_: Any, lib_: Any) -> None:
             bound = True
             variant.bind(ffi, lib)
             objects.bind(ffi, lib)
+            _route_logging()
         except BaseException as exc:
             bound = False
             _failed("gdnative_init", exc)

@@ -1,0 +1,22 @@
+"""A refused call explains itself on the engine's error output, as the engine's ERR_FAIL does."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from engine.godot_harness import GODOT, ensure_addon, run_suite
+
+pytestmark = [
+    pytest.mark.engine,
+    pytest.mark.skipif(shutil.which(GODOT) is None, reason="godot3-server is not installed"),
+]
+
+
+def test_refusal_is_printed_through_godot() -> None:
+    ensure_addon()
+    run = run_suite("refusal_print.gd", timeout=60)
+    assert run.returncode == 0, run.describe()
+    assert "RESULT chunk=65536" in run.stdout  # the old value is kept
+    assert "set_read_chunk_size: 10 is outside 256..16777216" in run.stderr, run.describe()
