@@ -309,18 +309,15 @@ class HTTPClient(HTTPClientConstants):
             return self._poll_resolving()
         except TlsError as exc:
             return self._fail(Event.HANDSHAKE_FAILED, str(exc))
-        except (TransportError, ProtocolError, RequestError, OSError) as exc:
-            if status in (Status.STATUS_RESOLVING, Status.STATUS_CONNECTING):
-                return self._fail(Event.CONNECT_FAILED, _message(exc))
-            return self._fail(Event.CONNECTION_LOST, _message(exc))
         except Exception as exc:
-            log.exception("gdhttp: internal error in poll()")
-            event = (
-                Event.CONNECT_FAILED
-                if status in (Status.STATUS_RESOLVING, Status.STATUS_CONNECTING)
-                else Event.CONNECTION_LOST
-            )
-            return self._fail(event, f"internal error in poll(): {exc!r}")
+            if isinstance(exc, (TransportError, ProtocolError, RequestError, OSError)):
+                message = _message(exc)
+            else:  # a bug of ours: the traceback goes to the log, the caller gets a Status
+                log.exception("gdhttp: internal error in poll()")
+                message = f"internal error in poll(): {exc!r}"
+            connecting = status in (Status.STATUS_RESOLVING, Status.STATUS_CONNECTING)
+            event = Event.CONNECT_FAILED if connecting else Event.CONNECTION_LOST
+            return self._fail(event, message)
 
     def _poll_resolving(self) -> Error:
         future = self._resolving
@@ -480,15 +477,13 @@ class HTTPClient(HTTPClientConstants):
     def request(
         self, method: int, url: str, headers: Iterable[str], body: str | bytes = ""
     ) -> Error:
-        """Send a request with a String body (UTF-8 encoded). Returns at once."""
+        """Send a request with a String body (UTF-8 encoded). Returns at once.
+
+        Bytes-like bodies are accepted too and go out as ``request_raw`` sends them.
+        """
         if isinstance(body, str):
-            payload = body.encode("utf-8")
-        elif isinstance(body, (bytes, bytearray, memoryview)):
-            payload = bytes(body) if not isinstance(body, bytes) else body
-        else:
-            return self._refuse("request: body must be a String or bytes",
-                                Error.ERR_INVALID_PARAMETER)
-        return self._start(method, url, headers, payload, None, -1)
+            return self._start(method, url, headers, body.encode("utf-8"), None, -1)
+        return self.request_raw(method, url, headers, body)
 
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def request_raw(
@@ -768,38 +763,30 @@ class HTTPClient(HTTPClientConstants):
             return self._refuse("read_response_body_chunk_into: buffer is read-only", 0)
         stream, reader = self._stream, self._reader
         assert stream is not None and reader is not None
-        # Fast path for the common case (plain body bytes next on the wire, a
-        # non-blocking read): one recv_into, no loop. A script pulling 64 KiB per
-        # frame pays a few microseconds of Python, not a full framing pass.
-        recv_into: Callable[[memoryview], int | None] | None = getattr(stream, "recv_into", None)
-        limit = reader.direct_read_limit(len(view)) if not self._blocking else 0
-        if limit and recv_into is not None:
-            total = 0
-            got: int | None = None
-            try:
-                # TLS hands out one record (<= 16 KiB) per read: keep going until the
-                # buffer is full or the socket has nothing more right now.
-                while total < limit:
-                    got = recv_into(view[total:limit])
-                    if not got:
-                        break
-                    total += got
-            except (TransportError, OSError) as exc:
-                self._fail(Event.CONNECTION_LOST, _message(exc))
-                return 0
-            if total:
-                reader.consumed_direct(total)
-                self._last_io = time.monotonic()
-                if reader.done:
-                    self._finish_body(reader)
-                return total
-            if got is None:  # nothing right now; an EOF (0) goes the general way below
-                try:
-                    self._check_silence("response body")
-                except TransportError as exc:
-                    self._fail(Event.CONNECTION_LOST, _message(exc))
-                return 0
         sink = _BufferSink(view, stream)
+        # Fast path for the common case (plain body bytes next on the wire, a
+        # non-blocking read): one direct read, no framing pass. A script pulling
+        # 64 KiB per frame pays a few microseconds of Python, not a full loop.
+        if sink.recv_into is not None and not self._blocking:
+            limit = reader.direct_read_limit(len(view))
+            if limit:
+                try:
+                    got = sink.direct(stream, limit)
+                except (TransportError, OSError) as exc:
+                    self._fail(Event.CONNECTION_LOST, _message(exc))
+                    return 0
+                if got:
+                    reader.consumed_direct(got)
+                    self._last_io = time.monotonic()
+                    if reader.done:
+                        self._finish_body(reader)
+                    return got
+                if got is None:  # nothing right now; an EOF (0) goes the general way below
+                    try:
+                        self._check_silence("response body")
+                    except TransportError as exc:
+                        self._fail(Event.CONNECTION_LOST, _message(exc))
+                    return 0
         self._read_body(sink, len(view))
         return sink.size
 

@@ -498,18 +498,14 @@ class ResponseReader:
         return True
 
     def _chunk_end(self) -> bool:
-        if len(self._buf) < 2:
-            if self._buf and self._buf[:1] != b"\r" and self._buf[:1] != b"\n":
-                self._fail("chunk data not followed by CRLF")
-            if self._buf[:1] == b"\n":
-                del self._buf[:1]
-                self._state = _State.CHUNK_SIZE
-                return True
+        """Consume the CRLF (or bare LF) after chunk data; False while it is incomplete."""
+        buf = self._buf
+        if buf[:2] == b"\r\n":
+            del buf[:2]
+        elif buf[:1] == b"\n":
+            del buf[:1]
+        elif buf == b"\r" or not buf:
             return False
-        if self._buf[:2] == b"\r\n":
-            del self._buf[:2]
-        elif self._buf[:1] == b"\n":
-            del self._buf[:1]
         else:
             self._fail("chunk data not followed by CRLF")
         self._state = _State.CHUNK_SIZE

@@ -187,45 +187,39 @@ class SocketStream:
         except (OSError, ValueError):
             return 0
 
-    def pending_input(self) -> bool:
-        """True if the peer sent bytes nobody asked for (peeked; TLS keeps the byte)."""
+    def _probe(self) -> bytes | None:
+        """What waits on the socket: None (nothing), b"" (the peer closed) or data.
+
+        Plain sockets peek; TLS sockets cannot, so a byte read here is kept and
+        handed out by the next ``recv``. OSError means the connection is broken.
+        """
         if self._ahead_end:
-            return True
+            return b"x"
+        if not self._poller.poll(0):
+            return None  # one syscall, no exception: the idle case of every poll()
         try:
-            if not self._poller.poll(0):
-                return False
             if self.is_tls:
                 if self._tls_pending():
-                    return True
+                    return b"x"
                 data = self.sock.recv(1)
                 if data:
                     self._keep(data)
-                return bool(data)
-            return bool(self.sock.recv(1, socket.MSG_PEEK))
+                return data
+            return self.sock.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return None  # e.g. a TLS 1.3 session ticket: no application data
+
+    def pending_input(self) -> bool:
+        """True if the peer sent bytes nobody asked for."""
+        try:
+            return bool(self._probe())
         except (OSError, ValueError):
             return False
 
     def is_alive(self) -> bool:
-        """False once the peer has closed or reset; reads nothing that matters.
-
-        Plain sockets peek; TLS sockets cannot, so a byte read here is kept
-        and handed out by the next ``recv``.
-        """
-        if self._ahead_end:
-            return True
+        """False once the peer has closed or reset the connection."""
         try:
-            if not self._poller.poll(0):
-                return True  # nothing arrived, nothing closed
-            if self.is_tls:
-                if self._tls_pending():
-                    return True
-                data = self.sock.recv(1)
-                if data:
-                    self._keep(data)
-                return bool(data)
-            return self.sock.recv(1, socket.MSG_PEEK) != b""
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return True
+            return self._probe() != b""
         except (OSError, ValueError):
             return False
 
