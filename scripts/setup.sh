@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-DEBS="godot3-server godot3 nginx-light tinyproxy xvfb xauth openssl"
+DEBS="godot3-server godot3 nginx-light tinyproxy xvfb xauth openssl patchelf zip unzip binutils"
 missing=""
 for p in $DEBS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -36,7 +36,9 @@ def report(text: str, where: str = "gdhttp", file: str = "python", line: int = 0
         os.write(2, f"ERROR: {where}: {text}\n".encode("utf-8", "replace"))
 
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+# The bridge's own frames, by the file name tracebacks show (inside gdhttp.zip
+# when the addon runs from its bundle, this folder in a checkout).
+_HERE = os.path.dirname(report.__code__.co_filename)
 
 
 class _GodotLogHandler(logging.Handler):
@@ -73,26 +75,11 @@ def _failed(where: str, exc: BaseException) -> None:
     )
 
 
-def _restore_environment() -> None:
-    # The constructor set these for our interpreter only; child processes the
-    # game spawns must see the environment the engine was started with.
-    flags = lib.gdb_env_flags()
-    if flags & 1:
-        os.environ.pop("PYTHONHOME", None)
-    if flags & 2:
-        old = lib.gdb_original_pythonpath()
-        if old == ffi.NULL:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = ffi.string(old).decode()
-
-
 def attach(ffi_: Any, lib_: Any) -> None:
     """Called once by the library's init code, right after Python started."""
     global ffi, lib
     ffi, lib = ffi_, lib_
     registry.ffi, registry.lib = ffi, lib
-    _restore_environment()
     from_handle = ffi.from_handle
     ret_nil = variant.ret_any
 
@@ -171,10 +158,10 @@ def attach(ffi_: Any, lib_: Any) -> None:
 
     # cffi binds each exported symbol or callback to its Python function by name.
     for symbol, func in (
-        ("godot_gdnative_init", _init),
-        ("godot_gdnative_terminate", _terminate),
-        ("godot_nativescript_init", _ns_init),
-        ("godot_nativescript_terminate", _ns_terminate),
+        ("gdb_py_gdnative_init", _init),
+        ("gdb_py_gdnative_terminate", _terminate),
+        ("gdb_py_nativescript_init", _ns_init),
+        ("gdb_py_nativescript_terminate", _ns_terminate),
         ("gdb_py_create", _create),
         ("gdb_py_destroy", _destroy),
         ("gdb_py_method", _method),

@@ -1,10 +1,11 @@
-"""Build ``addons/gdhttp/bin/libgdhttp.so`` with cffi's embedding mode.
+"""Build the self-contained addon runtime in ``addons/gdhttp/bin/``.
 
 Run as ``python -m gdhttp.gdnative.build [--force]`` (``make build`` does).
-The library links the running interpreter's shared libpython; the paths the
-embedded interpreter needs (its home, the venv's site-packages, our ``src/``)
-are taken from this interpreter and baked in. A rebuild happens only when this
-file, ``cdefs.py`` or the baked paths changed.
+``libgdhttp.so`` is a cffi-embedded library; its constructor starts the
+bundled CPython from the folder it was loaded from (``bundle.py`` assembles
+that runtime). Each part is rebuilt only when its inputs changed: the C
+library when this file or ``cdefs.py`` did, the runtime when the build
+interpreter did, ``gdhttp.zip`` when any packaged source did.
 """
 
 from __future__ import annotations
@@ -12,19 +13,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import site
+import subprocess
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
-from gdhttp.gdnative import cdefs
+from gdhttp.gdnative import bundle, cdefs
 
 MODULE = "_gdhttp_bridge"
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent.parent
 REPO = SRC.parent
-OUT = REPO / "addons" / "gdhttp" / "bin" / "libgdhttp.so"
+ADDON = REPO / "addons" / "gdhttp"
+OUT = ADDON / "bin" / "libgdhttp.so"
+GDNLIB = ADDON / "gdhttp.gdnlib"
 
 
 def _c_string(text: str) -> str:
@@ -33,64 +35,117 @@ def _c_string(text: str) -> str:
 
 
 def _config() -> dict[str, str]:
-    site_packages = next(
-        (p for p in site.getsitepackages() if p.startswith(sys.prefix)), site.getsitepackages()[0]
-    )
-    return {
-        "python_home": sys.base_prefix,
-        "site_packages": site_packages,
-        "src": str(SRC),
-        "libdir": str(sysconfig.get_config_var("LIBDIR")),
-        "version": sys.version,
-    }
+    # Nothing of this machine is baked into the library: only what must match.
+    return {"version": sys.version, "required": " ".join(bundle.REQUIRED)}
 
 
-def c_source(cfg: dict[str, str]) -> str:
+def c_source() -> str:
+    required = ", ".join(_c_string(name) for name in bundle.REQUIRED)
+    zips = ", ".join(_c_string(name) for name in (bundle.STDLIB_ZIP, bundle.APP_ZIP))
     return (
         "#include <dlfcn.h>\n#include <stdlib.h>\n#include <string.h>\n#include <stdio.h>\n"
-        "#include <stdint.h>\n#include <stdbool.h>\n#include <wchar.h>\n"
+        "#include <stdint.h>\n#include <stdbool.h>\n#include <wchar.h>\n#include <unistd.h>\n"
+        "#include <limits.h>\n"
         + cdefs.TYPES
         + f"""
-static const char GDB_PYTHONHOME[] = {_c_string(cfg["python_home"])};
-static const char GDB_SITE[] = {_c_string(cfg["site_packages"])};
-static int gdb_env_flags_value;
-static char *gdb_saved_pythonpath;
+static const char *const GDB_REQUIRED[] = {{ {required}, NULL }};
+static const char *const GDB_ZIPS[] = {{ {zips}, NULL }};
+static char gdb_dir[PATH_MAX];
+/* Non-empty: Python was not started (or the engine is unsupported); the one line to print. */
+static char gdb_problem[PATH_MAX + 256];
+static int gdb_python_ok;
 
-/* Runs at dlopen time, before cffi starts Python on the first exported call. */
+static void gdb_say(void) {{
+    fprintf(stderr, "ERROR: gdhttp: %s\\n", gdb_problem);
+    fflush(stderr);
+}}
+
+static int gdb_append_path(PyConfig *c, const char *name) {{
+    char path[PATH_MAX + 64];
+    wchar_t *w;
+    PyStatus st;
+    if (name) snprintf(path, sizeof path, "%s/%s", gdb_dir, name);
+    else snprintf(path, sizeof path, "%s", gdb_dir);
+    w = Py_DecodeLocale(path, NULL);
+    if (!w) return 0;
+    st = PyWideStringList_Append(&c->module_search_paths, w);
+    PyMem_RawFree(w);
+    return !PyStatus_Exception(st);
+}}
+
+/* The interpreter is configured from the folder this library was loaded from
+   (bin/ in a project, the binary's folder in an export): isolated from the
+   environment and from any other Python on the machine. */
+static void gdb_start_python(void) {{
+    PyPreConfig pre;
+    PyConfig c;
+    PyStatus st;
+    const char *const *z;
+    PyPreConfig_InitIsolatedConfig(&pre);
+    pre.utf8_mode = 1;  /* the same text encoding whatever locale the game runs in */
+    st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st)) goto fail;
+    PyConfig_InitIsolatedConfig(&c);
+    c.site_import = 0;
+    c.write_bytecode = 0;
+    c.buffered_stdio = 0;  /* Python is never finalized in Godot: nothing may sit in a buffer */
+    c.install_signal_handlers = 0;  /* signals belong to the engine */
+    c.module_search_paths_set = 1;
+    st = PyConfig_SetBytesString(&c, &c.home, gdb_dir);
+    if (!PyStatus_Exception(st)) st = PyConfig_SetBytesString(&c, &c.program_name, "python3");
+    if (PyStatus_Exception(st)) {{ PyConfig_Clear(&c); goto fail; }}
+    for (z = GDB_ZIPS; *z; z++)
+        if (!gdb_append_path(&c, *z)) {{ PyConfig_Clear(&c); goto nomem; }}
+    if (!gdb_append_path(&c, NULL)) {{ PyConfig_Clear(&c); goto nomem; }}  /* extension modules */
+    st = Py_InitializeFromConfig(&c);
+    PyConfig_Clear(&c);
+    if (PyStatus_Exception(st)) goto fail;
+    (void)PyEval_SaveThread();  /* cffi and Godot's threads take the GIL when they call in */
+    gdb_python_ok = 1;
+    return;
+fail:
+    snprintf(gdb_problem, sizeof gdb_problem, "the bundled Python did not start (%s: %s)",
+             st.func ? st.func : "init", st.err_msg ? st.err_msg : "unknown error");
+    return;
+nomem:
+    snprintf(gdb_problem, sizeof gdb_problem, "the bundled Python did not start (out of memory)");
+}}
+
+/* Runs at dlopen time, before cffi's first call would start Python its own way. */
 __attribute__((constructor)) static void gdb_on_load(void) {{
     Dl_info info;
-    const char *old;
-    char *value;
-    size_t n;
+    char *real, *slash, path[PATH_MAX + 64];
+    const char *const *r;
+    if (!dladdr((void *)&gdb_on_load, &info) || !info.dli_fname ||
+        !(real = realpath(info.dli_fname, NULL))) {{
+        snprintf(gdb_problem, sizeof gdb_problem, "cannot tell where libgdhttp.so was loaded from");
+        return;
+    }}
     /* Godot opens us with dlopen(RTLD_NOW), i.e. local scope: extension modules
        (_cffi_backend, _socket, _ssl) would not see libpython's symbols. Re-opening
        ourselves with RTLD_GLOBAL promotes our dependencies, libpython included.
        The extra reference is never dropped: CPython cannot be unloaded. */
-    if (dladdr((void *)&gdb_on_load, &info) && info.dli_fname)
-        (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
-    /* Without a home, CPython derives its prefix from whatever python3 is on PATH
-       and may pick another installation's stdlib. */
-    if (!getenv("PYTHONHOME")) {{
-        setenv("PYTHONHOME", GDB_PYTHONHOME, 0);
-        gdb_env_flags_value |= 1;
+    (void)dlopen(real, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+    slash = strrchr(real, '/');
+    if (slash) *slash = 0;
+    snprintf(gdb_dir, sizeof gdb_dir, "%s", real);
+    free(real);
+    for (r = GDB_REQUIRED; *r; r++) {{
+        snprintf(path, sizeof path, "%s/%s", gdb_dir, *r);
+        if (access(path, R_OK) != 0) {{
+            snprintf(gdb_problem, sizeof gdb_problem,
+                     "incomplete Python runtime: %s is missing in %s (reinstall the addon)",
+                     *r, gdb_dir);
+            return;
+        }}
     }}
-    /* cffi imports _cffi_backend before our init code runs, so the venv's
-       site-packages must be on the path from the start. */
-    old = getenv("PYTHONPATH");
-    gdb_saved_pythonpath = old ? strdup(old) : NULL;
-    n = strlen(GDB_SITE) + (old ? strlen(old) : 0) + 2;
-    value = malloc(n);
-    if (value) {{
-        if (old && *old) snprintf(value, n, "%s:%s", GDB_SITE, old);
-        else snprintf(value, n, "%s", GDB_SITE);
-        setenv("PYTHONPATH", value, 1);
-        free(value);
-        gdb_env_flags_value |= 2;
+    if (Py_IsInitialized()) {{
+        snprintf(gdb_problem, sizeof gdb_problem,
+                 "another Python interpreter already runs in this process");
+        return;
     }}
+    gdb_start_python();
 }}
-
-int gdb_env_flags(void) {{ return gdb_env_flags_value; }}
-const char *gdb_original_pythonpath(void) {{ return gdb_saved_pythonpath; }}
 
 static void **gdb_tables[4];
 
@@ -116,6 +171,44 @@ int gdb_bind(const godot_gdnative_init_options *o) {{
             if (s->version.major == 1 && s->version.minor >= 1) gdb_tables[3] = (void **)s;
     }}
     return gdb_tables[2] ? 0 : 4;
+}}
+
+static const char *const GDB_BIND_ERRORS[] = {{
+    "", "no GDNative API struct was passed to godot_gdnative_init",
+    "unsupported GDNative API: the engine's core API is not version 1.x",
+    "unsupported GDNative API: core 1.1 is missing (Godot 3.1 or newer is required)",
+    "unsupported GDNative API: the NativeScript 1.x extension is missing",
+}};
+
+void gdb_py_gdnative_init(godot_gdnative_init_options *options);
+void gdb_py_gdnative_terminate(void *options);
+void gdb_py_nativescript_init(void *handle);
+void gdb_py_nativescript_terminate(void *handle);
+#define GDB_EXPORT __attribute__((visibility("default")))
+
+/* The entry points Godot calls. Python is entered only when it started and the
+   engine's API fits; otherwise one line says why and no class is registered. */
+GDB_EXPORT void godot_gdnative_init(godot_gdnative_init_options *o) {{
+    int code = gdb_bind(o);
+    if (code) {{
+        gdb_python_ok = 0;
+        snprintf(gdb_problem, sizeof gdb_problem, "%s", GDB_BIND_ERRORS[code]);
+    }}
+    if (!gdb_python_ok) {{
+        gdb_say();
+        return;
+    }}
+    gdb_py_gdnative_init(o);
+}}
+
+GDB_EXPORT void godot_gdnative_terminate(void *o) {{
+    if (gdb_python_ok) gdb_py_gdnative_terminate(o);
+}}
+GDB_EXPORT void godot_nativescript_init(void *h) {{
+    if (gdb_python_ok) gdb_py_nativescript_init(h);
+}}
+GDB_EXPORT void godot_nativescript_terminate(void *h) {{
+    if (gdb_python_ok) gdb_py_nativescript_terminate(h);
 }}
 """
         + cdefs.wrapper_defs()
@@ -173,14 +266,8 @@ void gdb_variant_new_bytes(godot_variant *dest, const char *data, int size) {
 """
 
 
-def init_code(cfg: dict[str, str]) -> str:
+def init_code() -> str:
     return f"""
-import sys, site
-# Python is never finalized inside Godot, so buffered output could be lost.
-sys.stdout.reconfigure(line_buffering=True)
-site.addsitedir({cfg["site_packages"]!r})
-if {cfg["src"]!r} not in sys.path:
-    sys.path.insert(0, {cfg["src"]!r})
 from {MODULE} import ffi, lib
 from gdhttp.gdnative import _entry
 _entry.attach(ffi, lib)
@@ -188,7 +275,7 @@ _entry.attach(ffi, lib)
 
 
 def _stamp_path() -> Path:
-    return OUT.with_name(OUT.name + ".json")
+    return bundle.STAMPS / "libgdhttp.json"
 
 
 def up_to_date(cfg: dict[str, str]) -> bool:
@@ -204,34 +291,51 @@ def up_to_date(cfg: dict[str, str]) -> bool:
     return all(p.stat().st_mtime < built for p in (HERE / "build.py", HERE / "cdefs.py"))
 
 
-def build(force: bool = False) -> Path:
+def build_library(force: bool = False) -> bool:
     import cffi
 
     cfg = _config()
     if not force and up_to_date(cfg):
-        print(f"build: {OUT.relative_to(REPO)} is up to date")
-        return OUT
+        return False
     ffibuilder = cffi.FFI()
     ffibuilder.cdef(cdefs.TYPES + cdefs.CALLBACKS + cdefs.wrapper_decls())
     ffibuilder.embedding_api(cdefs.EXPORTS)
     ffibuilder.set_source(
         MODULE,
-        c_source(cfg),
+        c_source(),
         extra_compile_args=["-O2"],
-        extra_link_args=[f"-Wl,-rpath,{cfg['libdir']}"],
+        extra_link_args=["-s"],
     )
-    ffibuilder.embedding_init_code(init_code(cfg))
-    workdir = HERE / "_build"
-    workdir.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+    ffibuilder.embedding_init_code(init_code())
+    bundle.STAMPS.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=bundle.STAMPS) as tmp:
         built = Path(ffibuilder.compile(tmpdir=tmp, target="libgdhttp.*", verbose=False))
         OUT.parent.mkdir(parents=True, exist_ok=True)
         staged = OUT.with_name(OUT.name + ".tmp")
         shutil.copyfile(built, staged)
+        # cffi puts the build interpreter's LIBDIR in front; only $ORIGIN may remain.
+        subprocess.run(["patchelf", "--set-rpath", "$ORIGIN", str(staged)], check=True)
         # A new inode: an engine that has the old file mapped keeps working.
         os.replace(staged, OUT)
     _stamp_path().write_text(json.dumps(cfg, indent=1))
-    print(f"build: wrote {OUT.relative_to(REPO)}")
+    return True
+
+
+def runtime_files(force: bool = False) -> list[str]:
+    """Every file of bin/ the library needs (the .gdnlib's dependencies)."""
+    files = bundle.ensure_runtime(OUT.parent, force)
+    bundle.ensure_app_zip(OUT.parent, force)
+    return sorted([*files, bundle.APP_ZIP])
+
+
+def build(force: bool = False) -> Path:
+    """Bring addons/gdhttp/bin/ up to date; fast when nothing changed."""
+    files = runtime_files(force)
+    changed = build_library(force)
+    text = bundle.gdnlib_text(files)
+    if not GDNLIB.exists() or GDNLIB.read_text() != text:
+        GDNLIB.write_text(text)
+    print(f"build: {OUT.relative_to(REPO)} {'rebuilt' if changed else 'is up to date'}")
     return OUT
 
 

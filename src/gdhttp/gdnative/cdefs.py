@@ -246,12 +246,13 @@ def wrapper_defs() -> str:
     return "\n".join(lines)
 
 
-# What the library exports to the engine (cffi generates the C stubs).
+# Python's side of the engine's entry points (cffi generates the C stubs); the
+# godot_* symbols themselves are C in build.py and call these only when Python runs.
 EXPORTS = r"""
-void godot_gdnative_init(godot_gdnative_init_options *options);
-void godot_gdnative_terminate(void *options);
-void godot_nativescript_init(void *handle);
-void godot_nativescript_terminate(void *handle);
+void gdb_py_gdnative_init(godot_gdnative_init_options *options);
+void gdb_py_gdnative_terminate(void *options);
+void gdb_py_nativescript_init(void *handle);
+void gdb_py_nativescript_terminate(void *handle);
 """
 
 # Python callbacks handed to NativeScript, plus helpers written in C.
@@ -276,6 +277,4 @@ const uint8_t *gdb_pba_read_open(gdb_pba_io *io, const godot_variant *src);
 void gdb_pba_read_close(gdb_pba_io *io);
 void gdb_variant_new_bytes(godot_variant *dest, const char *data, int size);
 int gdb_has_table(int table);
-int gdb_env_flags(void);
-const char *gdb_original_pythonpath(void);
 """
