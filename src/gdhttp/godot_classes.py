@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from gdhttp import paths
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error
 from gdhttp.gdnative import GodotObjectLike, export, exposed
+from gdhttp.gdnative.engine_files import EngineFileSystem
 from gdhttp.gdnative.tags import PoolByteArrayLike
 from gdhttp.gdnative.variant import fill_pool_byte_array
+
+# Inside the engine every path a script hands over (certificates, uploads,
+# downloads) resolves through Godot: res:// may live inside an exported .pck.
+paths.install(EngineFileSystem())
 
 _user_agent: str | None = None
 

@@ -1,7 +1,7 @@
 """``PyHTTPRequest``: the engine's HTTPRequest node, backed by ``gdhttp.request.HTTPRequest``.
 
 A thin adapter, no HTTP logic: it forwards the engine's methods and
-properties, turns ``res://``/``user://`` paths into OS paths, steps the
+properties (paths go to ``gdhttp.paths``, which the engine backs), steps the
 request from ``_process`` while one runs (with ``use_threads`` the network
 work runs in the request's own worker thread and ``_process`` only delivers
 its events), and turns the request's hooks into signals:
@@ -28,16 +28,6 @@ log = logging.getLogger("gdhttp")
 
 _PROPERTY_HINT_RANGE = 1
 _PROPERTY_HINT_FILE = 13  # the editor shows a file picker (engine: download_file)
-_ENGINE_PREFIXES = ("res://", "user://")
-
-
-def os_path(path: str) -> str:
-    """``res://``/``user://`` paths as OS paths (Python opens the files); others unchanged."""
-    if path.startswith(_ENGINE_PREFIXES):
-        from gdhttp.gdnative.objects import singleton
-
-        return str(singleton("ProjectSettings").globalize_path(path))
-    return path
 
 
 @exposed(base="Node")
@@ -153,7 +143,7 @@ class PyHTTPRequest:
         self._req.set_https_proxy(host, port)
 
     def set_download_file(self, path: str) -> Error:
-        err = self._req.set_download_file(os_path(path))
+        err = self._req.set_download_file(path)
         if err == Error.OK:
             self._download_file = path
         return err
@@ -242,7 +232,7 @@ class PyHTTPRequest:
     ) -> Error:
         """Upload a file as the body, streamed from disk (``upload_progress`` reports it)."""
         return self._started(self._req.request_file(
-            url, os_path(file_path), custom_headers or [], ssl_validate_domain, method
+            url, file_path, custom_headers or [], ssl_validate_domain, method
         ))  # fmt: skip
 
     def request_multipart(
@@ -263,7 +253,7 @@ class PyHTTPRequest:
             if form.add_field(str(name), str(value)) != Error.OK:
                 return Error.ERR_INVALID_PARAMETER
         for name, path in files.items():
-            err = form.add_file(str(name), os_path(str(path)))
+            err = form.add_file(str(name), str(path))
             if err != Error.OK:
                 log.error("gdhttp: PyHTTPRequest.request_multipart: can't add %r: %s", path, err)
                 return err
@@ -284,7 +274,7 @@ class PyHTTPRequest:
         self._req.get_client().set_user_agent(user_agent)
 
     def set_trusted_certificates(self, pem_or_path: str) -> Error:
-        return self._req.get_client().set_trusted_certificates(os_path(pem_or_path))
+        return self._req.get_client().set_trusted_certificates(pem_or_path)
 
     def set_use_certifi(self, enabled: bool) -> Error:
         return self._req.get_client().set_use_certifi(enabled)
@@ -297,7 +287,7 @@ class PyHTTPRequest:
 
     def set_client_certificate(self, cert_path: str, key_path: str = "") -> Error:
         return self._req.get_client().set_client_certificate(
-            os_path(cert_path), os_path(key_path) if key_path else ""
+            cert_path, key_path
         )
 
 

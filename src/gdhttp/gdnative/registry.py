@@ -7,11 +7,12 @@ invokers are specialised closures so a call does as little Python as possible.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, cast
 
-from gdhttp.gdnative import tags, variant
+from gdhttp.gdnative import engine_files, tags, variant
 from gdhttp.gdnative.objects import GodotObject, singleton
 from gdhttp.gdnative.tags import ClassInfo, Export, MethodInfo, VariantType
 
@@ -149,8 +150,9 @@ def _module_names() -> list[str]:
     names = list(BUILTIN_MODULES)
     settings = singleton("ProjectSettings")
     root = settings.globalize_path("res://")
-    if isinstance(root, str) and root and root not in sys.path:
-        sys.path.insert(0, root)  # user modules live in the project
+    if isinstance(root, str) and os.path.isabs(root) and root not in sys.path:
+        sys.path.insert(0, root)  # user modules live in the project folder...
+    engine_files.install_finder()  # ...or inside the .pck of an exported game
     if settings.has_setting(MODULES_SETTING):
         extra = settings.get_setting(MODULES_SETTING)
         if isinstance(extra, str):
