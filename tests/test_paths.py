@@ -41,7 +41,7 @@ def test_roots_map_res_and_user(roots: tuple[Path, Path]) -> None:
 
 
 def test_missing_file_names_the_script_path(roots: tuple[Path, Path]) -> None:
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(FileNotFoundError, match="No such file") as info:
         paths.open_read("res://nope.pem")
     assert info.value.filename == "res://nope.pem"
     assert paths.describe(info.value) == "No such file or directory: 'res://nope.pem'"
