@@ -4,7 +4,7 @@ Starts nginx on loopback (HTTP and HTTPS) with 1 KiB, 64 MiB, 256 MiB and
 1 GiB files, runs every workload ``GDHTTP_BENCH_RUNS`` times (default 5),
 prints one table of medians, spreads and target ratios, and writes the raw
 numbers to ``bench/results/latest.json`` (and the table to ``latest.md``).
-``GDHTTP_BENCH_ONLY=pure`` or ``=engine`` runs one half.
+``GDHTTP_BENCH_ONLY=pure``, ``=engine`` or ``=hostile`` runs one part.
 """
 
 from __future__ import annotations
@@ -156,6 +156,23 @@ def run_pure(env: Env) -> None:
     ], runs=max(RUNS, 20))
 
 
+def run_hostile() -> None:
+    from bench import hostile
+
+    print("hostile servers: longest single call", flush=True)
+    runs = max(1, min(RUNS, 3))  # each run streams for seconds; three show the spread
+    for stream in hostile.STREAMS:
+        rows = [Row(f"hostile {stream}: longest call", driver, "ms")
+                for driver in hostile.DRIVERS]
+        ROWS.extend(rows)
+        for _ in range(runs):
+            for row in rows:
+                row.samples.append(hostile.longest_call(stream, row.impl))
+        for row in rows:
+            print(f"  {row.workload:<34} {row.impl:<26} {row.median:>10.4g} ms ({row.spread})",
+                  flush=True)
+
+
 def run_engine(env: Env) -> None:
     from bench import engine
 
@@ -229,6 +246,14 @@ def targets() -> list[Target]:
                       None if hitch is None else hitch <= 2.0))
     ratio("TLS connect: Py/native time", ("TLS connect + handshake", "PyHTTPClient"),
           ("TLS connect + handshake", "native HTTPClient"), 0.5, lower_is_better=True)
+    from bench.hostile import DRIVERS, STREAMS
+
+    for stream in STREAMS:
+        worst = [v for v in (find(f"hostile {stream}: longest call", d) for d in DRIVERS)
+                 if v is not None]
+        value = max(worst) if worst else None
+        out.append(Target(f"hostile {stream}: longest call, worst driver (ms)", value, "<= 5",
+                          None if value is None else value <= 5.0))
     rss = find("1 GiB download_file: RSS growth", "PyHTTPRequest")
     out.append(Target("1 GiB download_file RSS growth (MiB)", rss, "< 32",
                       None if rss is None else rss < 32))
@@ -276,6 +301,8 @@ def main() -> int:
             run_pure(env)
         if only in ("", "engine"):
             run_engine(env)
+        if only in ("", "hostile"):
+            run_hostile()
     finally:
         server.stop()
     table = render(env, started)
