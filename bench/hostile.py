@@ -100,6 +100,10 @@ class Outcome:
     ended: str
 
 
+_WAITING = (Status.STATUS_RESOLVING, Status.STATUS_CONNECTING, Status.STATUS_REQUESTING,
+            Status.STATUS_CONNECTED)
+
+
 def drive_client(port: int, read_chunk_size: int = 65536) -> Outcome:
     client = HTTPClient()
     client.set_read_chunk_size(read_chunk_size)
@@ -123,11 +127,8 @@ def drive_client(port: int, read_chunk_size: int = 65536) -> Outcome:
             requested = True
         elif status is Status.STATUS_BODY:
             timed(client.read_response_body_chunk)
-        elif status not in (Status.STATUS_RESOLVING, Status.STATUS_CONNECTING,
-                            Status.STATUS_REQUESTING, Status.STATUS_CONNECTED):
-            break
-        elif requested and status is Status.STATUS_CONNECTED:
-            break
+        elif status not in _WAITING or (requested and status is Status.STATUS_CONNECTED):
+            break  # the response ended (or failed): the run is over
         timed(client.poll)
         time.sleep(0.0005)
     ended = client.get_status().name
