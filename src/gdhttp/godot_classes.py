@@ -18,9 +18,12 @@ from gdhttp.gdnative.engine_files import EngineFileSystem
 from gdhttp.gdnative.tags import PoolByteArrayLike
 from gdhttp.gdnative.variant import fill_pool_byte_array
 
-# Inside the engine every path a script hands over (certificates, uploads,
-# downloads) resolves through Godot: res:// may live inside an exported .pck.
-paths.install(EngineFileSystem())
+
+def engine_init() -> None:
+    """Called by the bridge inside the engine: every path a script hands over
+    (certificates, uploads, downloads) resolves through Godot from now on, since
+    res:// may live inside an exported .pck."""
+    paths.install(EngineFileSystem())
 
 _user_agent: str | None = None
 

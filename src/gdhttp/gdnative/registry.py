@@ -162,9 +162,17 @@ def _module_names() -> list[str]:
 
 
 def import_modules(report: Callable[[str], None]) -> None:
+    """Import the modules to register; each one's ``engine_init()``, if any, runs once.
+
+    ``engine_init`` is where a module wires itself to the running engine: its
+    import alone must stay engine-free, so tests and tools can import it.
+    """
     for name in _module_names():
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
+            init = getattr(module, "engine_init", None)
+            if callable(init):
+                init()
         except Exception as exc:
             report(f"gdhttp bridge: cannot import Python module {name!r}: {exc!r}")
 
