@@ -45,9 +45,22 @@ def engine_user_agent() -> str:
 
 @exposed(base="Reference")
 class PyHTTPClient:
-    """``HTTPClient`` for GDScript, backed by ``gdhttp.HTTPClient``."""
+    """``HTTPClient`` for GDScript, backed by ``gdhttp.HTTPClient``: Godot 3.5's surface plus
+    gdhttp's TLS, proxy, upload-progress and error-message extras."""
 
     owner: GodotObjectLike
+    __gddoc_source__ = HTTPClient
+    __gddoc_properties__ = {
+        "read_chunk_size": "Most bytes one `read_response_body_chunk()` returns (chunked bodies "
+                           "too), 256 B to 16 MiB.",
+        "blocking_mode_enabled": "When true, `poll()` and body reads wait for the network "
+                                 "instead of returning at once.",
+    }
+    __gddoc_constants__ = (
+        "NativeScript classes cannot register constants: use the engine's own "
+        "`HTTPClient.METHOD_*`, `HTTPClient.STATUS_*` and `HTTPClient.RESPONSE_*`, whose "
+        "values gdhttp shares (Python: `gdhttp.Method`, `gdhttp.Status`, `gdhttp.ResponseCode`)."
+    )
 
     def __init__(self) -> None:
         self._client = HTTPClient()
@@ -67,6 +80,7 @@ class PyHTTPClient:
         return self._client.poll()
 
     def get_status(self) -> int:
+        """The connection's `HTTPClient.STATUS_*` value."""
         return self._client.get_status()
 
     def request(self, method: int, url: str, headers: list[str], body: str = "") -> Error:
@@ -77,12 +91,15 @@ class PyHTTPClient:
         return self._client.request_raw(method, url, headers, body)
 
     def has_response(self) -> bool:
+        """True once a response head has arrived (until its headers are read)."""
         return self._client.has_response()
 
     def is_response_chunked(self) -> bool:
+        """True when the response body uses chunked transfer coding."""
         return self._client.is_response_chunked()
 
     def get_response_code(self) -> int:
+        """The status code of the last response head (0 before one arrives)."""
         return self._client.get_response_code()
 
     def get_response_headers(self) -> list[str]:
@@ -92,6 +109,7 @@ class PyHTTPClient:
         return self._client.get_response_headers_as_dictionary()
 
     def get_response_body_length(self) -> int:
+        """The response's Content-Length; -1 when unknown (chunked, until close), 0 for HEAD."""
         return self._client.get_response_body_length()
 
     def read_response_body_chunk(self) -> PoolByteArrayLike:

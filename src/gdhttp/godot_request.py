@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, Status
 from gdhttp.gdnative import GodotObjectLike, export, exposed, signal
 from gdhttp.gdnative.tags import MethodInfo, VariantType
@@ -35,6 +36,27 @@ class PyHTTPRequest:
     """``HTTPRequest`` for GDScript; Godot 3.5's surface plus gdhttp's extras."""
 
     owner: GodotObjectLike
+    __gddoc_source__ = (HTTPRequest, HTTPClient)
+    __gddoc_properties__ = {
+        "download_file": "Write the body to this file (`user://`, `res://` in a project folder, "
+                         "or an OS path) instead of `request_completed`'s body.",
+        "download_chunk_size": "Bytes read from the network per step; also the size of "
+                               "`download_file` writes.",
+        "use_threads": "Run the network work in a thread of its own; signals still arrive on "
+                       "the main thread.",
+        "body_size_limit": "Largest body accepted (-1: no limit); a larger one ends with "
+                           "`RESULT_BODY_SIZE_LIMIT_EXCEEDED`.",
+        "max_redirects": "Redirects followed before `RESULT_REDIRECT_LIMIT_REACHED` (-1: no "
+                         "limit).",
+        "timeout": "Seconds the whole request may take (0: no limit); then `RESULT_TIMEOUT`.",
+        "accept_gzip": "Ask for gzip/deflate and decode the body as it streams in.",
+        "download_resume": "Continue a partial `download_file` with a validated Range request "
+                           "(gdhttp only).",
+    }
+    __gddoc_constants__ = (
+        "Use the engine's own `HTTPRequest.RESULT_*` constants (Godot 3 numbering), whose "
+        "values gdhttp shares (Python: `gdhttp.constants.Result`)."
+    )
 
     request_completed = signal("result", "response_code", "headers", "body")
     download_progress = signal("downloaded", "total")
@@ -128,6 +150,7 @@ class PyHTTPRequest:
         self.owner.set_process(False)
 
     def get_http_client_status(self) -> Status:
+        """The `HTTPClient.STATUS_*` of the connection the request is using."""
         return self._req.get_http_client_status()
 
     def get_downloaded_bytes(self) -> int:
