@@ -2,14 +2,14 @@
 
 A thin adapter, no HTTP logic: it forwards the engine's methods and
 properties (paths go to ``gdhttp.paths``, which the engine backs), steps the
-request from ``_process`` while one runs (with ``use_threads`` the network
-work runs in the request's own worker thread and ``_process`` only delivers
+request from internal processing while one runs (with ``use_threads`` the network
+work runs in the request's own worker thread and each step only delivers
 its events), and turns the request's hooks into signals:
 
 - ``request_completed(result, response_code, headers, body)``, delivered with
   ``call_deferred`` (end of the frame, main thread), as the engine does;
 - ``download_progress(downloaded, total)`` and ``upload_progress(sent, total)``,
-  emitted from ``_process`` (at most one of each per frame).
+  emitted from the node's step (at most one of each per frame).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ log = logging.getLogger("gdhttp")
 
 _PROPERTY_HINT_RANGE = 1
 _PROPERTY_HINT_FILE = 13  # the editor shows a file picker (engine: download_file)
+_NOTIFICATION_INTERNAL_PROCESS = 25  # Node.NOTIFICATION_INTERNAL_PROCESS
 
 
 @exposed(base="Node")
@@ -79,19 +80,25 @@ class PyHTTPRequest:
     # --- engine callbacks ---
 
     def _ready(self) -> None:
-        self.owner.set_process(self._req.is_requesting())
+        self._stepping(self._req.is_requesting())
 
     def _enter_tree(self) -> None:
         self._req.set_in_tree(True)
 
     def _exit_tree(self) -> None:
         self._req.set_in_tree(False)  # cancels silently, as the engine does
-        self.owner.set_process(False)
+        self._stepping(False)
 
-    def _process(self, delta: float) -> None:
-        self._req.process(delta)
-        if not self._req.is_requesting():
-            self.owner.set_process(False)
+    def _notification(self, what: int) -> None:
+        if what == _NOTIFICATION_INTERNAL_PROCESS:
+            self._req.process(self.owner.get_process_delta_time())
+            if not self._req.is_requesting():
+                self._stepping(False)
+
+    def _stepping(self, on: bool) -> None:
+        # Internal processing, as the engine's HTTPRequest: a script's
+        # set_process(false) on the node must not stall its request.
+        self.owner.set_process_internal(on)
 
     def _request_done(self) -> None:
         # Deferred from _on_completed; registered by hand below (it starts with "_").
@@ -116,7 +123,7 @@ class PyHTTPRequest:
     def _started(self, err: Error) -> Error:
         # A request that failed to connect at once still completes (deferred) next frame.
         if self._req.is_requesting():
-            self.owner.set_process(True)
+            self._stepping(True)
         return err
 
     # --- the engine's surface ---
@@ -147,7 +154,7 @@ class PyHTTPRequest:
 
     def cancel_request(self) -> None:
         self._req.cancel_request()
-        self.owner.set_process(False)
+        self._stepping(False)
 
     def get_http_client_status(self) -> Status:
         """The `HTTPClient.STATUS_*` of the connection the request is using."""
