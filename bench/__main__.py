@@ -176,12 +176,13 @@ def run_hostile() -> None:
 def run_engine(env: Env) -> None:
     from bench import engine
 
-    print("in the engine (godot3-server)", flush=True)
-    for row in engine.run_all(env.http, env.https, env.ca, env.files, RUNS):
-        ROWS.append(Row(row["workload"], row["impl"], row["unit"], row["samples"]))
-        r = ROWS[-1]
-        print(f"  {r.workload:<34} {r.impl:<26} {r.median:>10.4g} {r.unit:<6} ({r.spread})",
-              flush=True)
+    for label, godot in engine.engines():
+        print(f"in the engine ({label or '3.2.3: '}{godot})", flush=True)
+        for row in engine.run_all(env.http, env.https, env.ca, env.files, RUNS, godot):
+            ROWS.append(Row(label + row["workload"], row["impl"], row["unit"], row["samples"]))
+            r = ROWS[-1]
+            print(f"  {r.workload:<34} {r.impl:<26} {r.median:>10.4g} {r.unit:<6} ({r.spread})",
+                  flush=True)
 
 
 def find(workload: str, impl: str) -> float | None:
@@ -239,6 +240,23 @@ def targets() -> list[Target]:
         out.append(Target("pure 1000 GETs: gdhttp/best peer", mine / best, "> 1.0", mine > best))
     ratio("GDScript 1000 GETs: Py/native", ("gd 1000 x 1 KiB GET keep-alive", "PyHTTPClient"),
           ("gd 1000 x 1 KiB GET keep-alive", "native HTTPClient"), 1.0)
+    # The same engine rows on Godot 3.6, the closest engine to the 3.5 contract.
+    v = "3.6: "
+    for chunk in ("64 KiB", "1 MiB"):
+        for scheme, goal in (("HTTP", 1.0), ("HTTPS", 2.5)):
+            w = f"{v}gd 256 MiB GET {scheme} chunk {chunk}"
+            ratio(f"{v}GDScript 256 MiB {scheme}, chunk {chunk}: Py/native",
+                  (w, "PyHTTPClient"), (w, "native HTTPClient"), goal)
+    for scheme in ("HTTP", "HTTPS"):
+        w = f"{v}gd download_file 32 MiB {scheme}"
+        ratio(f"{v}HTTPRequest download_file {scheme}: Py/native", (w, "PyHTTPRequest"),
+              (w, "native HTTPRequest"), 2.0)
+    ratio(f"{v}GDScript 1000 GETs: Py/native", (f"{v}gd 1000 x 1 KiB GET keep-alive",
+          "PyHTTPClient"), (f"{v}gd 1000 x 1 KiB GET keep-alive", "native HTTPClient"), 1.0)
+    ratio(f"{v}idle poll(): Py/native cost", (f"{v}gd idle poll()", "PyHTTPClient"),
+          (f"{v}gd idle poll()", "native HTTPClient"), 5.0, lower_is_better=True)
+    ratio(f"{v}TLS connect: Py/native time", (f"{v}TLS connect + handshake", "PyHTTPClient"),
+          (f"{v}TLS connect + handshake", "native HTTPClient"), 0.5, lower_is_better=True)
     ratio("idle poll(): Py/native cost", ("gd idle poll()", "PyHTTPClient"),
           ("gd idle poll()", "native HTTPClient"), 5.0, lower_is_better=True)
     hitch = find("gd 64 MiB upload: longest call", "PyHTTPClient")
