@@ -57,3 +57,10 @@ def test_registered_project_knows_the_classes_headless(tmp_path: Any) -> None:
     after = run_suite("first.gd", project=tmp_path, timeout=30)
     assert after.returncode == 0, after.describe()
     assert "FIRST-USE Node True 0" in after.stdout, after.describe()
+
+
+def test_error_message_after_bridge_and_setter_refusals() -> None:
+    ensure_addon()
+    run = run_suite("error_messages.gd")
+    assert run.returncode == 0 and not run.failed, run.describe()
+    assert len(run.passed) == 6, run.describe()

@@ -65,6 +65,12 @@ class PyHTTPClient:
     def __init__(self) -> None:
         self._client = HTTPClient()
         self._client.set_user_agent(engine_user_agent())
+        # The bridge's last refusal, and the client's message when it happened: the
+        # refusal is the newest news until the client says something else.
+        self._refusal = ("", "")
+
+    def _bridge_refused(self, message: str) -> None:
+        self._refusal = (message, self._client.get_error_message())
 
     def _destroy(self) -> None:
         self._client.close()  # free the socket now, not when Python collects
@@ -153,7 +159,10 @@ class PyHTTPClient:
     # --- beyond the engine ---
 
     def get_error_message(self) -> str:
-        return self._client.get_error_message()
+        """Why the last call was refused or the connection failed ("" if nothing did)."""
+        message = self._client.get_error_message()
+        refusal, seen = self._refusal
+        return refusal if refusal and message == seen else message
 
     def get_response_trailers(self) -> list[str]:
         return self._client.get_response_trailers()

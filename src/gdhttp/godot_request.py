@@ -73,6 +73,17 @@ class PyHTTPRequest:
         self._req = req
         self._download_file = ""
         self._pending: list[tuple[int, int, list[str], bytes]] = []
+        # The newest refusal (bridge or TLS setter) and the request's message then:
+        # it is what get_error_message() says until the request has news of its own.
+        self._refusal = ("", "")
+
+    def _bridge_refused(self, message: str) -> None:
+        self._refusal = (message, self._req.get_error_message())
+
+    def _tls(self, err: Error) -> Error:
+        if err != Error.OK:
+            self._bridge_refused(self._req.get_client().get_error_message())
+        return err
 
     def _destroy(self) -> None:
         self._req.cancel_request()  # joins a worker thread, closes the socket and file
@@ -298,27 +309,27 @@ class PyHTTPRequest:
         return self._req.get_redirect_count()
 
     def get_error_message(self) -> str:
-        return self._req.get_error_message()
+        message = self._req.get_error_message()
+        refusal, seen = self._refusal
+        return refusal if refusal and message == seen else message
 
     def set_user_agent(self, user_agent: str) -> None:
         self._req.get_client().set_user_agent(user_agent)
 
     def set_trusted_certificates(self, pem_or_path: str) -> Error:
-        return self._req.get_client().set_trusted_certificates(pem_or_path)
+        return self._tls(self._req.get_client().set_trusted_certificates(pem_or_path))
 
     def set_use_certifi(self, enabled: bool) -> Error:
-        return self._req.get_client().set_use_certifi(enabled)
+        return self._tls(self._req.get_client().set_use_certifi(enabled))
 
     def set_pinned_public_keys(self, pins: list[str]) -> Error:
-        return self._req.get_client().set_pinned_public_keys(pins)
+        return self._tls(self._req.get_client().set_pinned_public_keys(pins))
 
     def set_min_tls_version(self, version: str) -> Error:
-        return self._req.get_client().set_min_tls_version(version)
+        return self._tls(self._req.get_client().set_min_tls_version(version))
 
     def set_client_certificate(self, cert_path: str, key_path: str = "") -> Error:
-        return self._req.get_client().set_client_certificate(
-            cert_path, key_path
-        )
+        return self._tls(self._req.get_client().set_client_certificate(cert_path, key_path))
 
 
 # The engine binds its deferred completion as "_request_done"; the decorator

@@ -149,6 +149,7 @@ def attach(ffi_: Any, lib_: Any) -> None:
             return spec.invoke(from_handle(user_data), argc, argv)
         except registry.BridgeCallError as exc:
             _failed(spec.qualname, exc)
+            _tell_instance(user_data, exc)
             return ret_nil(spec.args_fallback)
         except BaseException as exc:
             _failed(spec.qualname, exc)
@@ -166,8 +167,21 @@ def attach(ffi_: Any, lib_: Any) -> None:
         spec = from_handle(method_data)
         try:
             spec.set(from_handle(user_data), value)
+        except registry.BridgeCallError as exc:
+            _failed(spec.qualname, exc)
+            _tell_instance(user_data, exc)
         except BaseException as exc:
             _failed(spec.qualname, exc)
+
+    def _tell_instance(user_data: Any, exc: BaseException) -> None:
+        # A class may want the bridge's refusals (wrong arity or types) for its own
+        # error reporting: get_error_message() must not be empty after one.
+        try:
+            hook = getattr(from_handle(user_data), "_bridge_refused", None)
+            if hook is not None:
+                hook(str(exc))
+        except BaseException as inner:
+            _failed("_bridge_refused", inner)
 
     # cffi binds each exported symbol or callback to its Python function by name.
     for symbol, func in (
