@@ -17,3 +17,5 @@ def test_refusal_is_printed_through_godot() -> None:
     assert run.returncode == 0, run.describe()
     assert "RESULT chunk=65536" in run.stdout  # the old value is kept
     assert "set_read_chunk_size: 10 is outside 256..16777216" in run.stderr, run.describe()
+    # Not "At: python:0": the engine method the script called.
+    assert "At: PyHTTPClient.set_read_chunk_size() called from a script" in run.stderr, run.stderr

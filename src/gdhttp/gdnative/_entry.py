@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 import traceback
 from typing import Any
 
@@ -37,6 +39,23 @@ def report(text: str, where: str = "gdhttp", file: str = "python", line: int = 0
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = os.path.dirname(_HERE)
+_LOGGING = os.path.dirname(os.path.abspath(logging.__file__))
+# The engine method running on this thread ("PyHTTPClient.poll"), for messages that
+# have no Python caller to point at: the caller is a script.
+_current = threading.local()
+
+
+def _caller() -> tuple[str, int]:
+    """Where the refused call came from: the first frame outside gdhttp, or the method."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith((_PACKAGE, _LOGGING)):
+            return name, frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    method = getattr(_current, "method", "")
+    return (f"{method}() called from a script", 0) if method else ("gdhttp", 0)
 
 
 class _GodotLogHandler(logging.Handler):
@@ -44,7 +63,8 @@ class _GodotLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            report(record.getMessage(), record.funcName or "gdhttp")
+            file, line = _caller()
+            report(record.getMessage(), record.funcName or "gdhttp", file, line)
         except Exception:
             self.handleError(record)
 
@@ -61,7 +81,8 @@ def _failed(where: str, exc: BaseException) -> None:
         f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_HERE)
     ]
     if not frames and isinstance(exc, registry.BridgeCallError | objects.GodotCallError):
-        report(str(exc), where)  # a caller mistake caught by the bridge: the message says it all
+        # A caller mistake caught by the bridge: the message says it all.
+        report(str(exc), where, f"{where}() called from a script", 0)
         return
     text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
     last = frames[-1] if frames else None
@@ -145,6 +166,8 @@ def attach(ffi_: Any, lib_: Any) -> None:
 
     def _method(owner: Any, method_data: Any, user_data: Any, argc: int, argv: Any) -> Any:
         spec = from_handle(method_data)
+        outer = getattr(_current, "method", "")
+        _current.method = spec.qualname
         try:
             return spec.invoke(from_handle(user_data), argc, argv)
         except registry.BridgeCallError as exc:
@@ -154,6 +177,8 @@ def attach(ffi_: Any, lib_: Any) -> None:
         except BaseException as exc:
             _failed(spec.qualname, exc)
             return ret_nil(spec.error_fallback)
+        finally:
+            _current.method = outer
 
     def _get(owner: Any, method_data: Any, user_data: Any) -> Any:
         spec = from_handle(method_data)
