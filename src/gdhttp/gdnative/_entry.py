@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 import traceback
 from typing import Any
 
@@ -36,9 +38,27 @@ def report(text: str, where: str = "gdhttp", file: str = "python", line: int = 0
         os.write(2, f"ERROR: {where}: {text}\n".encode("utf-8", "replace"))
 
 
-# The bridge's own frames, by the file name tracebacks show (inside gdhttp.zip
-# when the addon runs from its bundle, this folder in a checkout).
+# Frames are matched by the file names tracebacks show (code objects'
+# co_filename): in the addon's bundle those name entries of gdhttp.zip and
+# python311.zip, not the __file__ paths.
 _HERE = os.path.dirname(report.__code__.co_filename)
+_PACKAGE = os.path.dirname(_HERE)
+_LOGGING = os.path.dirname(logging.getLogger.__code__.co_filename)
+# The engine method running on this thread ("PyHTTPClient.poll"), for messages that
+# have no Python caller to point at: the caller is a script.
+_current = threading.local()
+
+
+def _caller() -> tuple[str, int]:
+    """Where the refused call came from: the first frame outside gdhttp, or the method."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith((_PACKAGE, _LOGGING)):
+            return name, frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    method = getattr(_current, "method", "")
+    return (f"{method}() called from a script", 0) if method else ("gdhttp", 0)
 
 
 class _GodotLogHandler(logging.Handler):
@@ -46,7 +66,8 @@ class _GodotLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            report(record.getMessage(), record.funcName or "gdhttp")
+            file, line = _caller()
+            report(record.getMessage(), record.funcName or "gdhttp", file, line)
         except Exception:
             self.handleError(record)
 
@@ -63,7 +84,8 @@ def _failed(where: str, exc: BaseException) -> None:
         f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_HERE)
     ]
     if not frames and isinstance(exc, registry.BridgeCallError | objects.GodotCallError):
-        report(str(exc), where)  # a caller mistake caught by the bridge: the message says it all
+        # A caller mistake caught by the bridge: the message says it all.
+        report(str(exc), where, f"{where}() called from a script", 0)
         return
     text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
     last = frames[-1] if frames else None
@@ -132,14 +154,19 @@ def attach(ffi_: Any, lib_: Any) -> None:
 
     def _method(owner: Any, method_data: Any, user_data: Any, argc: int, argv: Any) -> Any:
         spec = from_handle(method_data)
+        outer = getattr(_current, "method", "")
+        _current.method = spec.qualname
         try:
             return spec.invoke(from_handle(user_data), argc, argv)
         except registry.BridgeCallError as exc:
             _failed(spec.qualname, exc)
+            _tell_instance(user_data, exc)
             return ret_nil(spec.args_fallback)
         except BaseException as exc:
             _failed(spec.qualname, exc)
             return ret_nil(spec.error_fallback)
+        finally:
+            _current.method = outer
 
     def _get(owner: Any, method_data: Any, user_data: Any) -> Any:
         spec = from_handle(method_data)
@@ -153,8 +180,21 @@ def attach(ffi_: Any, lib_: Any) -> None:
         spec = from_handle(method_data)
         try:
             spec.set(from_handle(user_data), value)
+        except registry.BridgeCallError as exc:
+            _failed(spec.qualname, exc)
+            _tell_instance(user_data, exc)
         except BaseException as exc:
             _failed(spec.qualname, exc)
+
+    def _tell_instance(user_data: Any, exc: BaseException) -> None:
+        # A class may want the bridge's refusals (wrong arity or types) for its own
+        # error reporting: get_error_message() must not be empty after one.
+        try:
+            hook = getattr(from_handle(user_data), "_bridge_refused", None)
+            if hook is not None:
+                hook(str(exc))
+        except BaseException as inner:
+            _failed("_bridge_refused", inner)
 
     # cffi binds each exported symbol or callback to its Python function by name.
     for symbol, func in (
