@@ -11,6 +11,7 @@ The game talks only to the session's loopback nginx.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -64,7 +65,7 @@ def test_exported_game_runs_with_every_python_hidden(
                  "_cffi_backend.cpython-311-x86_64-linux-gnu.so", "libssl.so.3"):  # fmt: skip
         assert (out / name).is_file(), sorted(p.name for p in out.iterdir())
 
-    size, sha = nginx_https.files["1m.bin"]
+    _size, sha = nginx_https.files["1m.bin"]
     upload_name = f"export-{os.getpid()}-{tmp_path.name}.bin"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -101,6 +102,8 @@ def test_hiding_is_real(tmp_path: Path) -> None:
     """The namespace really has no Python: running one there fails."""
     dirs, files = addonutil.python_installations()
     assert sys.base_prefix in dirs or any(sys.base_prefix.startswith(d + "/") for d in dirs)
+    for lib in glob.glob("/usr/lib/x86_64-linux-gnu/libpython3*.so*"):
+        assert os.path.realpath(lib) in files, (lib, files)
     cmd = addonutil.hidden_command(
         [sys.executable, "-c", "print('python ran')"], cwd=tmp_path
     )
