@@ -66,3 +66,22 @@ def test_plugin_loads_in_the_editor() -> None:
     assert not bad, "\n".join(bad) + "\n---\n" + output[-4000:]
     # The enabled plugin's types, and their icons, came up without complaints.
     assert "Addon 'res://addons/gdhttp" not in output and "Addon 'gdhttp'" not in output
+
+
+def test_installed_archive_registers_both_types_in_the_editor(tmp_path: Path) -> None:
+    """A fresh project with the archive installed by ``python -m gdhttp.addon install``:
+    nothing of the checkout is linked in; the enabled plugin registers both types."""
+    import addonutil
+
+    project = addonutil.new_project(tmp_path / "game")
+    assert not (project / "addons" / "gdhttp").is_symlink()
+    home = tmp_path / "home"
+    home.mkdir()
+    output = _open_editor(project, home)
+    assert MARKER in output, output[-4000:]
+    bad = [
+        ln for ln in output.splitlines()
+        if ("ERROR" in ln or "SCRIPT ERROR" in ln or "Traceback" in ln or "failed to load" in ln)
+        and any(w in ln.lower() for w in ("gdhttp", "plugin", "pyhttp", ".gdns", "python"))
+    ]  # fmt: skip
+    assert not bad, "\n".join(bad) + "\n---\n" + output[-4000:]
