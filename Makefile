@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-stamp
 
-.PHONY: setup build test lint demo bench fuzz screenshot clean
+.PHONY: setup build addon test lint demo bench fuzz screenshot clean
 
 setup: $(STAMP)
 
@@ -11,8 +11,13 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	scripts/setup.sh
 	touch $(STAMP)
 
+# The addon with its own CPython runtime, in addons/gdhttp/bin/ (every engine test uses it).
 build: setup
 	$(PY) -m gdhttp.gdnative.build
+
+# The one shippable archive: dist/gdhttp-<version>-linux-x86_64.zip.
+addon: setup build
+	$(PY) -m gdhttp.addon build
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
@@ -39,4 +44,4 @@ fuzz: setup
 	GDHTTP_FUZZ_EXAMPLES=$${GDHTTP_FUZZ_EXAMPLES:-200000} $(PY) -m pytest -q tests/test_fuzz.py -p no:timeout
 
 clean:
-	rm -rf addons/gdhttp/bin src/gdhttp/gdnative/_build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf addons/gdhttp/bin src/gdhttp/gdnative/_build dist .mypy_cache .ruff_cache .pytest_cache

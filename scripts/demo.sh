@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# make demo: start the bundled demo server (python -m gdhttp.devserver) on free
-# loopback ports, run demo_project headless against it, stop the server.
+# make demo: package the addon (python -m gdhttp.addon build: dist/gdhttp-*.zip),
+# install that archive into a fresh copy of demo_project (python -m gdhttp.addon
+# install), start the bundled demo server (python -m gdhttp.devserver) on free
+# loopback ports, run the copy headless against it, stop the server. The game runs
+# on the packaged addon, never on the checkout's development build.
 # Exits with the demo's code (0: every checksum verified).
 #
 #   GDHTTP_DEMO_URL / GDHTTP_DEMO_HTTPS_URL / GDHTTP_DEMO_CA set: use that server
@@ -27,9 +30,6 @@ else
     GODOT_CMD=("$GODOT")
 fi
 command -v "$GODOT" >/dev/null || { echo "demo: $GODOT not found (Debian package godot3-server)" >&2; exit 2; }
-[ -f addons/gdhttp/bin/libgdhttp.so ] || { echo "demo: addons/gdhttp/bin/libgdhttp.so missing; run 'make build'" >&2; exit 2; }
-# The addon is a symlink into the repository; recreate it if a checkout lost it.
-[ -e demo_project/addons ] || ln -s ../addons demo_project/addons
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gdhttp-demo.XXXXXX")"
 SERVER_PID=""
@@ -41,6 +41,17 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
+
+echo "demo: packaging the addon (python -m gdhttp.addon build)..."
+"$PY" -m gdhttp.addon build >"$WORK/addon.out" 2>&1 || { cat "$WORK/addon.out" >&2; exit 2; }
+ARCHIVE="$(sed -n 's/^addon: wrote \(.*\.zip\) .*/\1/p' "$WORK/addon.out")"
+[ -f "$ARCHIVE" ] || { echo "demo: no archive written" >&2; cat "$WORK/addon.out" >&2; exit 2; }
+# A fresh copy of the project without the checkout's addons/ link, then the archive in it.
+GAME="$WORK/demo_project"
+mkdir -p "$GAME"
+tar -C demo_project --exclude=./addons --exclude=./.import -cf - . | tar -C "$GAME" -xf -
+"$PY" -m gdhttp.addon install "$GAME" --archive "$ARCHIVE" >/dev/null
+echo "demo: installed $(basename "$ARCHIVE") into a copy of demo_project"
 
 if [ -z "${GDHTTP_DEMO_URL:-}" ]; then
     echo "demo: starting the demo server (python -m gdhttp.devserver)..."
@@ -69,11 +80,11 @@ else
     echo "demo: using $GDHTTP_DEMO_URL and $GDHTTP_DEMO_HTTPS_URL"
 fi
 
-echo "demo: running demo_project headless ($GODOT)..."
+echo "demo: running demo_project headless ($GODOT) on the packaged addon..."
 mkdir -p "$WORK/home"
 set +e
 HOME="$WORK/home" LC_ALL=C.UTF-8 timeout --kill-after=10 "$LIMIT" \
-    "${GODOT_CMD[@]}" --path demo_project 2>"$WORK/godot.err" | tee "$WORK/godot.out"
+    "${GODOT_CMD[@]}" --path "$GAME" 2>"$WORK/godot.err" | tee "$WORK/godot.out"
 CODE=${PIPESTATUS[0]}
 set -e
 if [ "$CODE" -ne 0 ]; then
