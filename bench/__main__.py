@@ -4,7 +4,8 @@ Starts nginx on loopback (HTTP and HTTPS) with 1 KiB, 64 MiB, 256 MiB and
 1 GiB files, runs every workload ``GDHTTP_BENCH_RUNS`` times (default 5),
 prints one table of medians, spreads and target ratios, and writes the raw
 numbers to ``bench/results/latest.json`` (and the table to ``latest.md``).
-``GDHTTP_BENCH_ONLY=pure``, ``=engine`` or ``=hostile`` runs one part.
+``GDHTTP_BENCH_ONLY=pure``, ``=engine``, ``=hostile`` or ``=addon`` runs one part
+(``addon``: archive size, extra engine start time and memory of the shipped addon).
 """
 
 from __future__ import annotations
@@ -185,6 +186,19 @@ def run_engine(env: Env) -> None:
                   flush=True)
 
 
+def run_addon() -> None:
+    from bench import addon
+
+    print(f"the shipped addon ({addon.GODOT})", flush=True)
+    for row in addon.measure(RUNS):
+        samples = row["samples"]
+        assert isinstance(samples, list)
+        r = Row(str(row["workload"]), str(row["impl"]), str(row["unit"]), samples)
+        ROWS.append(r)
+        print(f"  {r.workload:<34} {r.impl:<26} {r.median:>10.4g} {r.unit:<6} ({r.spread})",
+              flush=True)
+
+
 def find(workload: str, impl: str) -> float | None:
     for row in ROWS:
         if row.workload == workload and row.impl == impl and row.samples:
@@ -272,6 +286,14 @@ def targets() -> list[Target]:
         value = max(worst) if worst else None
         out.append(Target(f"hostile {stream}: longest call, worst driver (ms)", value, "<= 5",
                           None if value is None else value <= 5.0))
+    size = next((r.median for r in ROWS if r.workload == "addon archive size"), None)
+    out.append(Target("addon archive size (MiB)", size, "<= 20",
+                      None if size is None else size <= 20))
+    extra = find("addon extra start time", "addon + PyHTTPClient.new()")
+    out.append(Target("addon load + first PyHTTPClient.new() over a bare start (ms)", extra,
+                      "<= 150", None if extra is None else extra <= 150))
+    added = find("addon memory added (RSS)", "addon + PyHTTPClient.new()")
+    out.append(Target("addon memory added, RSS (MiB)", added, "reported", None))
     rss = find("1 GiB download_file: RSS growth", "PyHTTPRequest")
     out.append(Target("1 GiB download_file RSS growth (MiB)", rss, "< 32",
                       None if rss is None else rss < 32))
@@ -321,6 +343,8 @@ def main() -> int:
             run_engine(env)
         if only in ("", "hostile"):
             run_hostile()
+        if only in ("", "addon"):
+            run_addon()
     finally:
         server.stop()
     table = render(env, started)
