@@ -80,6 +80,7 @@ static void gdb_start_python(void) {{
     PyPreConfig pre;
     PyConfig c;
     PyStatus st;
+    char path[PATH_MAX + 64];
     const char *const *z;
     PyPreConfig_InitIsolatedConfig(&pre);
     pre.utf8_mode = 1;  /* the same text encoding whatever locale the game runs in */
@@ -92,7 +93,11 @@ static void gdb_start_python(void) {{
     c.install_signal_handlers = 0;  /* signals belong to the engine */
     c.module_search_paths_set = 1;
     st = PyConfig_SetBytesString(&c, &c.home, gdb_dir);
-    if (!PyStatus_Exception(st)) st = PyConfig_SetBytesString(&c, &c.program_name, "python3");
+    /* Without an executable, CPython searches PATH for python3 and reports whichever
+       it finds (a venv's, the system's) as sys.executable. The bundle has no
+       interpreter binary: name one in the folder that does not exist. */
+    snprintf(path, sizeof path, "%s/python%d.%d", gdb_dir, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    if (!PyStatus_Exception(st)) st = PyConfig_SetBytesString(&c, &c.executable, path);
     if (PyStatus_Exception(st)) {{ PyConfig_Clear(&c); goto fail; }}
     for (z = GDB_ZIPS; *z; z++)
         if (!gdb_append_path(&c, *z)) {{ PyConfig_Clear(&c); goto nomem; }}
