@@ -241,3 +241,28 @@ def test_unsupported_gdnative_api_is_one_line(
     assert proc.stderr.strip().splitlines() == [f"ERROR: gdhttp: {message}"] or (
         len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
     ), proc.stderr
+
+
+def test_build_path_scan_sees_binaries_and_inner_zips(tmp_path: Path) -> None:
+    """The check make_archive runs before it writes anything finds planted paths."""
+    from gdhttp.gdnative import bundle
+
+    (tmp_path / "lib.so").write_bytes(b"\x7fELF\x00" + str(addonutil.REPO).encode() + b"\x00")
+    with zipfile.ZipFile(tmp_path / "inner.zip", "w") as z:
+        z.writestr("mod.pyc", b"\x00" + sys.base_prefix.encode() + b"/lib\x00")
+    (tmp_path / "clean.txt").write_text("nothing here")
+    found = bundle.find_build_paths(tmp_path)
+    assert ("lib.so", str(addonutil.REPO)) in found
+    assert ("inner.zip:mod.pyc", sys.base_prefix) in found
+    assert not [f for f, _ in found if f == "clean.txt"]
+
+
+def test_prefix_literal_is_overwritten_same_length_keeping_its_tail() -> None:
+    from gdhttp.gdnative import bundle
+
+    prefix = sys.base_prefix.encode()
+    data = b"WITH_NEXT_FRAMEWORK\x00" + prefix + b"\x00EXEC_PREFIX\x00"
+    out = bundle._neutralise_prefix(data)
+    assert len(out) == len(data)
+    assert prefix not in out
+    assert out.endswith(b"/" + prefix.rsplit(b"/", 1)[1] + b"\x00EXEC_PREFIX\x00")

@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 from gdhttp import __version__
+from gdhttp.gdnative import bundle
 
 SRC = Path(__file__).resolve().parent.parent
 REPO = SRC.parent
@@ -49,7 +50,7 @@ def _add(z: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -
 
 def archive_members() -> list[tuple[str, Path]]:
     """(name in the archive, file) for everything the addon ships; builds bin/ first."""
-    from gdhttp.gdnative import build, bundle
+    from gdhttp.gdnative import build
 
     build.build()
     addon = REPO / ADDON_DIR
@@ -76,8 +77,17 @@ def make_archive(dist: Path | None = None) -> Path:
     dist.mkdir(parents=True, exist_ok=True)
     out = dist / ARCHIVE_NAME
     staged = out.with_name(out.name + ".tmp")
+    members = archive_members()
+    with tempfile.TemporaryDirectory() as tmp:
+        # The shipped bytes must not name this machine; checked, not assumed.
+        for name, path in members:
+            (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, Path(tmp) / name)
+        leaks = bundle.find_build_paths(Path(tmp))
+    if leaks:
+        raise AddonError(f"build-machine paths in the addon: {leaks[:5]}")
     with zipfile.ZipFile(staged, "w") as z:
-        for name, path in archive_members():
+        for name, path in members:
             _add(z, name, path.read_bytes(), executable=".so" in path.name)
     for old in dist.glob(f"gdhttp-*-{PLATFORM}.zip"):
         old.unlink()

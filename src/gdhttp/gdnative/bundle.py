@@ -130,7 +130,7 @@ def _stdlib_files(stdlib: Path) -> Iterator[tuple[Path, str]]:
                     yield path, path.relative_to(stdlib).as_posix()
 
 
-def _sysconfigdata(stdlib: Path) -> tuple[str, str]:
+def _sysconfigdata() -> tuple[str, str]:
     """A copy of ``_sysconfigdata_*.py`` without the variables naming build paths."""
     name = sysconfig._get_sysconfigdata_name()  # type: ignore[attr-defined]
     module = __import__(name)
@@ -151,14 +151,16 @@ def _sysconfigdata(stdlib: Path) -> tuple[str, str]:
 def write_stdlib_zip(dest: Path) -> None:
     stdlib = Path(sysconfig.get_path("stdlib"))
     tag = STDLIB_ZIP
-    with tempfile.TemporaryDirectory() as tmp_s, zipfile.ZipFile(dest, "w") as z:
+    staged = dest.with_name(dest.name + ".tmp")
+    with tempfile.TemporaryDirectory() as tmp_s, zipfile.ZipFile(staged, "w") as z:
         tmp = Path(tmp_s)
         for path, rel in _stdlib_files(stdlib):
             _zip_write(z, rel + "c", _compile(path, f"{tag}/{rel}", tmp))
-        name, text = _sysconfigdata(stdlib)
+        name, text = _sysconfigdata()
         src = tmp / name
         src.write_text(text)
         _zip_write(z, name + "c", _compile(src, f"{tag}/{name}", tmp))
+    os.replace(staged, dest)
 
 
 def _runtime_distributions() -> list[importlib.metadata.Distribution]:
@@ -247,20 +249,23 @@ def _neutralise_prefix(data: bytes) -> bytes:
     return data
 
 
-def _install_binary(src: Path, dest: Path) -> None:
-    shutil.copyfile(src, dest)
-    dest.chmod(0o755)
-    _run("strip", "--strip-unneeded", str(dest))
-    _run("patchelf", "--set-rpath", "$ORIGIN", str(dest))
+def _install_binary(src: Path, dest: Path, patch: bool = False) -> None:
+    staged = dest.with_name(dest.name + ".tmp")
+    shutil.copyfile(src, staged)
+    staged.chmod(0o755)
+    _run("strip", "--strip-unneeded", str(staged))
+    _run("patchelf", "--set-rpath", "$ORIGIN", str(staged))
+    if patch:
+        staged.write_bytes(_neutralise_prefix(staged.read_bytes()))
+    # A new inode: an engine that has the old file mapped keeps working.
+    os.replace(staged, dest)
 
 
 def write_native(bin_dir: Path) -> list[str]:
     """libpython, the extension modules and their libraries into bin_dir; their names."""
     names: list[str] = []
     libdir = Path(str(sysconfig.get_config_var("LIBDIR")))
-    dest = bin_dir / LIBPYTHON
-    _install_binary(libdir / LIBPYTHON, dest)
-    dest.write_bytes(_neutralise_prefix(dest.read_bytes()))
+    _install_binary(libdir / LIBPYTHON, bin_dir / LIBPYTHON, patch=True)
     names.append(LIBPYTHON)
     dynload = Path(str(sysconfig.get_config_var("DESTSHARED")))
     exts = [p for p in sorted(dynload.glob("*.so")) if not _SKIP_EXT.match(p.name)]
@@ -325,7 +330,8 @@ def ensure_runtime(bin_dir: Path, force: bool = False) -> list[str]:
     bin_dir.mkdir(parents=True, exist_ok=True)
     natives = write_native(bin_dir)
     write_stdlib_zip(bin_dir / STDLIB_ZIP)
-    notices = third_party_notices(n for n in natives if n.startswith("lib"))
+    # libpython is CPython's (its license comes first), not the Debian package's.
+    notices = third_party_notices(n for n in natives if n.startswith("lib") and n != LIBPYTHON)
     (bin_dir / NOTICES).write_text(notices)
     files = [*natives, STDLIB_ZIP]
     STAMPS.mkdir(exist_ok=True)
