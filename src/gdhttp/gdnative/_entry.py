@@ -49,16 +49,19 @@ _LOGGING = os.path.dirname(logging.getLogger.__code__.co_filename)
 _current = threading.local()
 
 
-def _caller() -> tuple[str, int]:
-    """Where the refused call came from: the first frame outside gdhttp, or the method."""
+_FROM_SCRIPT = "called from a script"
+
+
+def _caller() -> tuple[str, str, int]:
+    """(function, file, line) of the refused call: the first frame outside gdhttp, else
+    the engine method a script called."""
     frame = sys._getframe(1)
     while frame is not None:
         name = frame.f_code.co_filename
         if not name.startswith((_PACKAGE, _LOGGING)):
-            return name, frame.f_lineno
+            return frame.f_code.co_name, name, frame.f_lineno
         frame = frame.f_back  # type: ignore[assignment]
-    method = getattr(_current, "method", "")
-    return (f"{method}() called from a script", 0) if method else ("gdhttp", 0)
+    return getattr(_current, "method", "") or "gdhttp", _FROM_SCRIPT, 0
 
 
 class _GodotLogHandler(logging.Handler):
@@ -66,8 +69,7 @@ class _GodotLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            file, line = _caller()
-            report(record.getMessage(), record.funcName or "gdhttp", file, line)
+            report(record.getMessage(), *_caller())
         except Exception:
             self.handleError(record)
 
@@ -85,7 +87,7 @@ def _failed(where: str, exc: BaseException) -> None:
     ]
     if not frames and isinstance(exc, registry.BridgeCallError | objects.GodotCallError):
         # A caller mistake caught by the bridge: the message says it all.
-        report(str(exc), where, f"{where}() called from a script", 0)
+        report(str(exc), where, _FROM_SCRIPT, 0)
         return
     text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
     last = frames[-1] if frames else None
