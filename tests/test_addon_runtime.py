@@ -140,6 +140,14 @@ def test_install_command_into_a_fresh_project(tmp_path: Path) -> None:
     assert text.count('enabled=PoolStringArray( "gdhttp" )') == 1, text
     assert text.count('"class": "PyHTTPRequest"') == 1, text
     assert text.index("_global_script_classes") < text.index("[application]")
+    (project / "project.godot").write_text("not a project file\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "gdhttp.addon", "install", str(project), "--archive",
+         str(addonutil.archive())],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "config_version=4 missing" in proc.stderr
 
 
 def test_install_refuses_what_is_not_a_project(tmp_path: Path) -> None:
@@ -154,15 +162,6 @@ def test_install_refuses_what_is_not_a_project(tmp_path: Path) -> None:
     ]
     with pytest.raises(addon.AddonError, match="archive not found"):
         addon.find_archive(tmp_path / "missing.zip")
-
-
-def test_configure_project_keeps_other_plugins() -> None:
-    text = "config_version=4\n\n[editor_plugins]\n\nenabled=PoolStringArray( \"other\" )\n"
-    out = addon.configure_project(text)
-    assert 'enabled=PoolStringArray( "other", "gdhttp" )' in out
-    assert addon.configure_project(out) == out
-    existing = '_global_script_classes=[ ]\n[application]\n'
-    assert addon.configure_project(existing).count("_global_script_classes") == 1
 
 
 def _probe(project: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:

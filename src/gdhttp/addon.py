@@ -7,7 +7,7 @@ with the bridge and its own CPython runtime in ``addons/gdhttp/bin/``, plus
 
 ``install PROJECT`` puts that addon into a Godot project (replacing an older
 copy), enables the editor plugin and, for projects never opened in the editor,
-declares the ``PyHTTPClient``/``PyHTTPRequest`` class names. The archive comes
+declares gdhttp's class names (``gdhttp.project_file``). The archive comes
 from ``--archive``, else from the checkout's ``dist/``, else it is built on the
 spot (in a checkout).
 """
@@ -15,14 +15,13 @@ spot (in a checkout).
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from gdhttp import __version__
+from gdhttp import __version__, project_file
 from gdhttp.gdnative import bundle
 
 SRC = Path(__file__).resolve().parent.parent
@@ -106,49 +105,6 @@ def find_archive(explicit: Path | None) -> Path:
     raise AddonError("no addon archive: pass --archive gdhttp-<version>-linux-x86_64.zip")
 
 
-_GLOBAL_CLASSES = """_global_script_classes=[ {
-"base": "Reference",
-"class": "PyHTTPClient",
-"language": "NativeScript",
-"path": "res://addons/gdhttp/PyHTTPClient.gdns"
-}, {
-"base": "Node",
-"class": "PyHTTPRequest",
-"language": "NativeScript",
-"path": "res://addons/gdhttp/PyHTTPRequest.gdns"
-} ]
-_global_script_class_icons={
-"PyHTTPClient": "",
-"PyHTTPRequest": "res://addons/gdhttp/icons/PyHTTPRequest.png"
-}
-"""
-
-
-def configure_project(text: str) -> str:
-    """project.godot with the plugin enabled and the class names declared (idempotent)."""
-    if "_global_script_classes=" not in text:
-        # Top-level keys come before the first [section]; the editor rewrites them later.
-        m = re.search(r"^\[", text, re.M)
-        at = m.start() if m else len(text)
-        text = text[:at] + _GLOBAL_CLASSES + "\n" + text[at:]
-    m = re.search(r"^\[editor_plugins\]\s*$", text, re.M)
-    if m is None:
-        return text.rstrip("\n") + '\n\n[editor_plugins]\n\nenabled=PoolStringArray( "gdhttp" )\n'
-    section_end = re.search(r"^\[", text[m.end() :], re.M)
-    end = m.end() + section_end.start() if section_end else len(text)
-    section = text[m.end() : end]
-    line = re.search(r"^enabled=PoolStringArray\((.*)\)\s*$", section, re.M)
-    if line is None:
-        section = '\n\nenabled=PoolStringArray( "gdhttp" )\n' + section.lstrip("\n")
-    elif '"gdhttp"' not in line.group(1):
-        names = [n for n in re.findall(r'"([^"]*)"', line.group(1))] + ["gdhttp"]
-        joined = ", ".join(f'"{n}"' for n in names)
-        section = section[: line.start()] + f"enabled=PoolStringArray( {joined} )" + section[
-            line.end() :
-        ]
-    return text[: m.end()] + section + text[end:]
-
-
 def install(project: Path, archive: Path | None = None, enable: bool = True) -> Path:
     """Unpack the addon into project/addons/gdhttp; the installed folder."""
     godot = project / "project.godot"
@@ -169,7 +125,10 @@ def install(project: Path, archive: Path | None = None, enable: bool = True) -> 
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(Path(tmp) / ADDON_DIR), target)
     if enable:
-        godot.write_text(configure_project(godot.read_text()))
+        try:
+            godot.write_text(project_file.register(godot.read_text()))
+        except project_file.ProjectFileError as exc:
+            raise AddonError(f"{godot}: {exc}") from None
     return target
 
 
