@@ -202,14 +202,20 @@ def test_incomplete_runtime_is_one_line_and_no_classes(tmp_path: Path, missing: 
 
 
 @pytest.mark.engine
-def test_damaged_stdlib_fails_without_abort(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("damaged", "message"), [
+    ("python311.zip", "the bundled Python did not start"),
+    ("gdhttp.zip", "the bridge's Python code did not load"),
+])  # fmt: skip
+def test_damaged_runtime_fails_without_abort(tmp_path: Path, damaged: str, message: str) -> None:
     project = addonutil.new_project(tmp_path / "p")
-    (project / "addons" / "gdhttp" / "bin" / "python311.zip").write_bytes(b"not a zip")
+    (project / "addons" / "gdhttp" / "bin" / damaged).write_bytes(b"not a zip")
     proc = _probe(project, tmp_path)
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
     assert "CAN_INSTANCE PyHTTPClient False" in proc.stdout, proc.stdout + proc.stderr[-3000:]
     lines = _gdhttp_errors(proc)
-    assert len(lines) == 1 and "the bundled Python did not start" in lines[0], lines
+    assert len(lines) == 1 and message in lines[0], lines
+    # Python is not entered again after the failure (cffi would complain per call).
+    assert proc.stderr.count("called, but initialization code failed") <= 1, proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -265,3 +271,21 @@ def test_prefix_literal_is_overwritten_same_length_keeping_its_tail() -> None:
     assert len(out) == len(data)
     assert prefix not in out
     assert out.endswith(b"/" + prefix.rsplit(b"/", 1)[1] + b"\x00EXEC_PREFIX\x00")
+
+
+@pytest.mark.engine
+def test_missing_libpython_is_named_by_the_loader_and_nothing_aborts(tmp_path: Path) -> None:
+    """Without the bundled libpython, either the loader fails (the engine's message names
+    the file) or it silently maps the system's libpython of the same soname, which the
+    bridge notices and refuses in one line. Either way no class, no abort."""
+    project = addonutil.new_project(tmp_path / "p")
+    (project / "addons" / "gdhttp" / "bin" / "libpython3.11.so.1.0").unlink()
+    proc = _probe(project, tmp_path)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-3000:])
+    assert "CAN_INSTANCE PyHTTPClient False" in proc.stdout, proc.stdout + proc.stderr[-3000:]
+    lines = _gdhttp_errors(proc)
+    if lines:  # a system libpython3.11 exists on this machine
+        assert len(lines) == 1 and "libpython3.11.so.1.0 is missing" in lines[0], lines
+        assert "was loaded instead" in lines[0]
+    else:
+        assert "libpython3.11.so.1.0: cannot open shared object file" in proc.stderr

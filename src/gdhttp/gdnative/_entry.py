@@ -211,3 +211,4 @@ def attach(ffi_: Any, lib_: Any) -> None:
         ("gdb_py_set", _set),
     ):
         ffi.def_extern(name=symbol)(func)
+    lib.gdb_mark_attached()  # the C entry points may now call into Python

@@ -49,11 +49,15 @@ def c_source() -> str:
         + cdefs.TYPES
         + f"""
 static const char *const GDB_REQUIRED[] = {{ {required}, NULL }};
+static const char GDB_LIBPYTHON[] = {_c_string(bundle.LIBPYTHON)};
 static const char *const GDB_ZIPS[] = {{ {zips}, NULL }};
 static char gdb_dir[PATH_MAX];
 /* Non-empty: Python was not started (or the engine is unsupported); the one line to print. */
 static char gdb_problem[PATH_MAX + 256];
 static int gdb_python_ok;
+static int gdb_attached;  /* _entry.attach ran: cffi's init code worked */
+
+void gdb_mark_attached(void) {{ gdb_attached = 1; }}
 
 static void gdb_say(void) {{
     fprintf(stderr, "ERROR: gdhttp: %s\\n", gdb_problem);
@@ -144,6 +148,21 @@ __attribute__((constructor)) static void gdb_on_load(void) {{
             return;
         }}
     }}
+    /* RUNPATH is $ORIGIN, but a libpython missing here is silently taken from the
+       system if one of the same soname exists: only ours matches the runtime. */
+    if (dladdr((void *)&Py_InitializeFromConfig, &info) && info.dli_fname &&
+        (real = realpath(info.dli_fname, NULL))) {{
+        slash = strrchr(real, '/');
+        if (slash) *slash = 0;
+        if (strcmp(real, gdb_dir) != 0) {{
+            snprintf(gdb_problem, sizeof gdb_problem,
+                     "incomplete Python runtime: %s is missing in %s (%s/%s was loaded instead)",
+                     GDB_LIBPYTHON, gdb_dir, real, GDB_LIBPYTHON);
+            free(real);
+            return;
+        }}
+        free(real);
+    }}
     if (Py_IsInitialized()) {{
         snprintf(gdb_problem, sizeof gdb_problem,
                  "another Python interpreter already runs in this process");
@@ -204,6 +223,12 @@ GDB_EXPORT void godot_gdnative_init(godot_gdnative_init_options *o) {{
         return;
     }}
     gdb_py_gdnative_init(o);
+    if (!gdb_attached) {{
+        /* cffi printed why (a traceback); keep the other entry points out of Python. */
+        gdb_python_ok = 0;
+        snprintf(gdb_problem, sizeof gdb_problem, "the bridge's Python code did not load");
+        gdb_say();
+    }}
 }}
 
 GDB_EXPORT void godot_gdnative_terminate(void *o) {{

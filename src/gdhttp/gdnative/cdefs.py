@@ -277,4 +277,5 @@ const uint8_t *gdb_pba_read_open(gdb_pba_io *io, const godot_variant *src);
 void gdb_pba_read_close(gdb_pba_io *io);
 void gdb_variant_new_bytes(godot_variant *dest, const char *data, int size);
 int gdb_has_table(int table);
+void gdb_mark_attached(void);
 """
