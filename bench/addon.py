@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -57,8 +58,13 @@ def _project(root: Path, body: str) -> Path:
     return root
 
 
-def _run(project: Path, home: Path) -> tuple[float, int]:
-    """(wall seconds, RSS KiB at the end) of one engine run."""
+def _run(project: Path, home: Path) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, RSS KiB at the end) of one engine run.
+
+    CPU time (user + system of the engine process) barely moves when other work
+    shares the machine; wall time is what a player waits.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         [GODOT, "--path", str(project), "-s", "res://start.gd"],
@@ -66,11 +72,13 @@ def _run(project: Path, home: Path) -> tuple[float, int]:
         env={**os.environ, "HOME": str(home), "LC_ALL": "C.UTF-8"},
     )  # fmt: skip
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     m = re.search(r"^RSS_KIB (\d+)", proc.stdout, re.M)
     if proc.returncode != 0 or m is None:
         raise RuntimeError(f"engine run failed ({proc.returncode}): {proc.stdout[-500:]}"
                            f"{proc.stderr[-1500:]}")  # fmt: skip
-    return wall, int(m.group(1))
+    return wall, cpu, int(m.group(1))
 
 
 def measure(runs: int) -> list[dict[str, object]]:
@@ -90,14 +98,17 @@ def measure(runs: int) -> list[dict[str, object]]:
         _run(bare, home)  # warm the page cache for both
         _run(full, home)
         walls: dict[str, list[float]] = {"bare": [], "full": []}
+        cpus: dict[str, list[float]] = {"bare": [], "full": []}
         rss: dict[str, list[int]] = {"bare": [], "full": []}
         for _ in range(max(runs, 7)):  # round-robin: noise hits both sides
             for name, project in (("bare", bare), ("full", full)):
-                wall, kib = _run(project, home)
+                wall, cpu, kib = _run(project, home)
                 walls[name].append(wall * 1000)
+                cpus[name].append(cpu * 1000)
                 rss[name].append(kib)
         size = archive.stat().st_size
     extra = [f - b for f, b in zip(walls["full"], walls["bare"], strict=True)]
+    extra_cpu = [f - b for f, b in zip(cpus["full"], cpus["bare"], strict=True)]
     added = [(f - b) / 1024 for f, b in zip(rss["full"], rss["bare"], strict=True)]
     return [
         {"workload": "addon archive size", "impl": archive.name, "unit": "MiB",
@@ -110,6 +121,8 @@ def measure(runs: int) -> list[dict[str, object]]:
          "samples": walls["full"]},
         {"workload": "addon extra start time", "impl": "addon + PyHTTPClient.new()",
          "unit": "ms", "samples": extra},
+        {"workload": "addon extra start CPU time", "impl": "addon + PyHTTPClient.new()",
+         "unit": "ms", "samples": extra_cpu},
         {"workload": "addon memory added (RSS)", "impl": "addon + PyHTTPClient.new()",
          "unit": "MiB", "samples": added},
         {"workload": "engine RSS at quit", "impl": "bare engine", "unit": "MiB",
