@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: start the bundled demo server (python -m gdhttp.devserver) on free
+# make demo: start the bundled demo server (python -m devserver) on free
 # loopback ports, run demo_project headless against it, stop the server.
 # Exits with the demo's code (0: every checksum verified).
 #
@@ -43,8 +43,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if [ -z "${GDHTTP_DEMO_URL:-}" ]; then
-    echo "demo: starting the demo server (python -m gdhttp.devserver)..."
-    "$PY" -m gdhttp.devserver --http-port 0 --https-port 0 --data-dir "$WORK/data" \
+    echo "demo: starting the demo server (python -m devserver)..."
+    "$PY" -m devserver --http-port 0 --https-port 0 --data-dir "$WORK/data" \
         --ca-pem "$WORK/ca.pem" >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
     for _ in $(seq 1 300); do  # up to 30 s (the 32 MiB blob is generated first)
