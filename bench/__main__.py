@@ -4,7 +4,7 @@ Starts nginx on loopback (HTTP and HTTPS) with 1 KiB, 64 MiB, 256 MiB and
 1 GiB files, runs every workload ``GDHTTP_BENCH_RUNS`` times (default 5),
 prints one table of medians, spreads and target ratios, and writes the raw
 numbers to ``bench/results/latest.json`` (and the table to ``latest.md``).
-``GDHTTP_BENCH_ONLY=pure`` or ``=engine`` runs one half.
+``GDHTTP_BENCH_ONLY=pure``, ``=engine`` or ``=hostile`` runs one part.
 """
 
 from __future__ import annotations
@@ -156,15 +156,33 @@ def run_pure(env: Env) -> None:
     ], runs=max(RUNS, 20))
 
 
+def run_hostile() -> None:
+    from bench import hostile
+
+    print("hostile servers: longest single call", flush=True)
+    runs = max(1, min(RUNS, 3))  # each run streams for seconds; three show the spread
+    for stream in hostile.STREAMS:
+        rows = [Row(f"hostile {stream}: longest call", driver, "ms")
+                for driver in hostile.DRIVERS]
+        ROWS.extend(rows)
+        for _ in range(runs):
+            for row in rows:
+                row.samples.append(hostile.longest_call(stream, row.impl))
+        for row in rows:
+            print(f"  {row.workload:<34} {row.impl:<26} {row.median:>10.4g} ms ({row.spread})",
+                  flush=True)
+
+
 def run_engine(env: Env) -> None:
     from bench import engine
 
-    print("in the engine (godot3-server)", flush=True)
-    for row in engine.run_all(env.http, env.https, env.ca, env.files, RUNS):
-        ROWS.append(Row(row["workload"], row["impl"], row["unit"], row["samples"]))
-        r = ROWS[-1]
-        print(f"  {r.workload:<34} {r.impl:<26} {r.median:>10.4g} {r.unit:<6} ({r.spread})",
-              flush=True)
+    for label, godot in engine.engines():
+        print(f"in the engine ({label or '3.2.3: '}{godot})", flush=True)
+        for row in engine.run_all(env.http, env.https, env.ca, env.files, RUNS, godot):
+            ROWS.append(Row(label + row["workload"], row["impl"], row["unit"], row["samples"]))
+            r = ROWS[-1]
+            print(f"  {r.workload:<34} {r.impl:<26} {r.median:>10.4g} {r.unit:<6} ({r.spread})",
+                  flush=True)
 
 
 def find(workload: str, impl: str) -> float | None:
@@ -222,6 +240,23 @@ def targets() -> list[Target]:
         out.append(Target("pure 1000 GETs: gdhttp/best peer", mine / best, "> 1.0", mine > best))
     ratio("GDScript 1000 GETs: Py/native", ("gd 1000 x 1 KiB GET keep-alive", "PyHTTPClient"),
           ("gd 1000 x 1 KiB GET keep-alive", "native HTTPClient"), 1.0)
+    # The same engine rows on Godot 3.6, the closest engine to the 3.5 contract.
+    v = "3.6: "
+    for chunk in ("64 KiB", "1 MiB"):
+        for scheme, goal in (("HTTP", 1.0), ("HTTPS", 2.5)):
+            w = f"{v}gd 256 MiB GET {scheme} chunk {chunk}"
+            ratio(f"{v}GDScript 256 MiB {scheme}, chunk {chunk}: Py/native",
+                  (w, "PyHTTPClient"), (w, "native HTTPClient"), goal)
+    for scheme in ("HTTP", "HTTPS"):
+        w = f"{v}gd download_file 32 MiB {scheme}"
+        ratio(f"{v}HTTPRequest download_file {scheme}: Py/native", (w, "PyHTTPRequest"),
+              (w, "native HTTPRequest"), 2.0)
+    ratio(f"{v}GDScript 1000 GETs: Py/native", (f"{v}gd 1000 x 1 KiB GET keep-alive",
+          "PyHTTPClient"), (f"{v}gd 1000 x 1 KiB GET keep-alive", "native HTTPClient"), 1.0)
+    ratio(f"{v}idle poll(): Py/native cost", (f"{v}gd idle poll()", "PyHTTPClient"),
+          (f"{v}gd idle poll()", "native HTTPClient"), 5.0, lower_is_better=True)
+    ratio(f"{v}TLS connect: Py/native time", (f"{v}TLS connect + handshake", "PyHTTPClient"),
+          (f"{v}TLS connect + handshake", "native HTTPClient"), 0.5, lower_is_better=True)
     ratio("idle poll(): Py/native cost", ("gd idle poll()", "PyHTTPClient"),
           ("gd idle poll()", "native HTTPClient"), 5.0, lower_is_better=True)
     hitch = find("gd 64 MiB upload: longest call", "PyHTTPClient")
@@ -229,6 +264,14 @@ def targets() -> list[Target]:
                       None if hitch is None else hitch <= 2.0))
     ratio("TLS connect: Py/native time", ("TLS connect + handshake", "PyHTTPClient"),
           ("TLS connect + handshake", "native HTTPClient"), 0.5, lower_is_better=True)
+    from bench.hostile import DRIVERS, STREAMS
+
+    for stream in STREAMS:
+        worst = [v for v in (find(f"hostile {stream}: longest call", d) for d in DRIVERS)
+                 if v is not None]
+        value = max(worst) if worst else None
+        out.append(Target(f"hostile {stream}: longest call, worst driver (ms)", value, "<= 5",
+                          None if value is None else value <= 5.0))
     rss = find("1 GiB download_file: RSS growth", "PyHTTPRequest")
     out.append(Target("1 GiB download_file RSS growth (MiB)", rss, "< 32",
                       None if rss is None else rss < 32))
@@ -276,6 +319,8 @@ def main() -> int:
             run_pure(env)
         if only in ("", "engine"):
             run_engine(env)
+        if only in ("", "hostile"):
+            run_hostile()
     finally:
         server.stop()
     table = render(env, started)

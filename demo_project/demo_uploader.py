@@ -9,14 +9,12 @@ from ``_process``; it emits ``progress(sent, total)`` and
 
 from __future__ import annotations
 
-import os
 import time
 from typing import IO
 
-from gdhttp import HTTPClient
+from gdhttp import HTTPClient, paths
 from gdhttp.constants import Error, Method, Status
 from gdhttp.gdnative import GodotObjectLike, exposed, signal
-from gdhttp.godot_request import os_path
 from gdhttp.request import parse_url
 
 POLL_BUDGET_S = 0.004  # per frame: a quarter of a 60 fps frame spent moving bytes
@@ -47,14 +45,13 @@ class StreamUploader:
         parsed = parse_url(url)
         if parsed is None:
             return Error.ERR_INVALID_PARAMETER
-        local = os_path(path)
-        try:
-            self._size = os.path.getsize(local)
-            self._file = open(local, "rb")  # noqa: SIM115 - read across frames, closed in _done
+        try:  # res://, user:// or an OS path, read through the engine where needed
+            self._size = paths.file_size(path)
+            self._file = paths.open_read(path)
         except OSError:
             return Error.ERR_FILE_CANT_OPEN
         if ca_pem:
-            self._client.set_trusted_certificates(os_path(ca_pem))
+            self._client.set_trusted_certificates(ca_pem)
         err = self._client.connect_to_host(parsed.host, parsed.port, parsed.use_ssl, True)
         if err != Error.OK:
             self._close_file()

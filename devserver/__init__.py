@@ -675,7 +675,7 @@ class DevServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m gdhttp.devserver",
+    ap = argparse.ArgumentParser(prog="python -m devserver",
                                  description="gdhttp's local demo server (HTTP and HTTPS)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--http-port", type=int, default=0, help="0 picks a free port")

@@ -195,10 +195,10 @@ def test_tls_option_setters_validate(tmp_path: Any) -> None:
     assert c.set_pinned_public_keys(["not a pin"]) is Error.ERR_INVALID_PARAMETER
     assert c.set_pinned_public_keys(["sha256/" + "A" * 43 + "="]) is Error.OK
     assert c.set_pinned_public_keys("x") is Error.ERR_INVALID_PARAMETER  # type: ignore[arg-type]
-    assert c.set_trusted_certificates(str(tmp_path / "missing.pem")) is Error.ERR_INVALID_DATA
+    assert c.set_trusted_certificates(str(tmp_path / "missing.pem")) is Error.ERR_FILE_NOT_FOUND
     assert c.set_trusted_certificates("-----BEGIN CERTIFICATE-----\ngarbage\n") \
         is Error.ERR_INVALID_DATA
-    assert c.set_crl(str(tmp_path / "missing.crl")) is Error.ERR_INVALID_DATA
+    assert c.set_crl(str(tmp_path / "missing.crl")) is Error.ERR_FILE_NOT_FOUND
     assert c.set_timeouts(0, 1) is Error.ERR_INVALID_PARAMETER
     assert c.set_timeouts(1, -1) is Error.ERR_INVALID_PARAMETER
 

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -16,43 +15,32 @@ REPO = Path(__file__).resolve().parents[1]
 GODOT_EDITOR = os.environ.get("GDHTTP_GODOT_EDITOR", shutil.which("godot3") or "/usr/bin/godot3")
 MARKER = "gdhttp plugin: registered PyHTTPRequest, PyHTTPClient"
 
-pytestmark = [
-    pytest.mark.editor,
-    pytest.mark.skipif(
-        shutil.which(GODOT_EDITOR) is None or shutil.which("xvfb-run") is None,
-        reason="godot3 and xvfb-run are needed",
-    ),
-]
+pytestmark = [pytest.mark.editor]  # godot3 and xvfb-run come from make setup: never skipped
 
 
-def _open_editor(project: Path, home: Path, settle: float = 4.0, limit: float = 90.0) -> str:
-    """Run the editor until the plugin's marker (plus ``settle`` s) or ``limit``; its output."""
+def _open_editor(project: Path, home: Path, limit: float = 90.0) -> str:
+    """Open the editor on ``project`` and let it quit by itself (``--quit``); its output.
+
+    The editor must exit with status 0: a crash on the way out (as Godot 3.2.3 does on
+    ``--quit`` in a project holding a texture, hence the plugin's embedded icons) fails.
+    """
     log = home / "editor.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", GODOT_EDITOR, "--editor",
-             "--path", str(project)],
+             "--path", str(project), "--quit"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "HOME": str(home), "LC_ALL": "C.UTF-8"},
         )  # fmt: skip
-        end = time.monotonic() + limit
-        seen_at = None
         try:
-            while time.monotonic() < end and proc.poll() is None:
-                if seen_at is None and MARKER in log.read_text(errors="replace"):
-                    seen_at = time.monotonic()
-                if seen_at is not None and time.monotonic() - seen_at > settle:
-                    break
-                time.sleep(0.2)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, 15)  # xvfb-run, Xvfb and the editor: our own group
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, 9)
-                    proc.wait(10)
-    return log.read_text(errors="replace")
+            code = proc.wait(limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)  # xvfb-run, Xvfb and the editor: our own group
+            proc.wait(10)
+            raise AssertionError(f"the editor did not quit in {limit:g} s") from None
+    output = log.read_text(errors="replace")
+    assert code == 0, f"the editor exited with {code}:\n{output[-4000:]}"
+    return output
 
 
 def test_plugin_loads_in_the_editor() -> None:

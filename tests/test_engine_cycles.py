@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import pytest
 
-from engine.godot_harness import GODOT, ensure_addon, run_suite
+from engine.godot_harness import ensure_addon, run_suite
 
 pytestmark = [
     pytest.mark.engine,
-    pytest.mark.skipif(shutil.which(GODOT) is None, reason="godot3-server is not installed"),
 ]
 
 

@@ -267,7 +267,8 @@ def test_post_echo_and_store_read_whole_body_first(nginx_http: Endpoint) -> None
     with socket.create_connection((nginx_http.host, nginx_http.port), timeout=5) as s:
         s.sendall(b"POST /post-echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
         s.settimeout(0.3)
-        with pytest.raises(TimeoutError):  # no answer before the body is complete
+        # No answer before the body is complete.
+        with pytest.raises(TimeoutError, match="timed out"):
             s.recv(100)
         s.settimeout(5)
         s.sendall(b"67890")
@@ -319,7 +320,7 @@ def test_https_serves_and_verifies(nginx_https: Endpoint, tls_material: TLSMater
         conn.close()
     # Not trusted without the CA.
     conn = https_conn(nginx_https, ssl.create_default_context())
-    with pytest.raises(ssl.SSLCertVerificationError):
+    with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
         conn.request("GET", "/")
 
 
@@ -340,7 +341,7 @@ def test_tls_protocol_sets(request: pytest.FixtureRequest, fixture: str,
             assert conn.sock is not None
             assert conn.sock.version() == f"TLSv{name}"
         else:
-            with pytest.raises(ssl.SSLError):
+            with pytest.raises(ssl.SSLError, match=r"(?i)version|protocol|alert"):
                 conn.request("GET", "/")
         conn.close()
 
@@ -461,13 +462,13 @@ def test_raw_server_reset_and_silence(raw_server: Callable[..., RawServer]) -> N
     srv = raw_server([read_head(), reset()])
     with socket.create_connection((srv.host, srv.port), timeout=5) as s:
         s.sendall(b"GET / HTTP/1.1\r\n\r\n")
-        with pytest.raises(ConnectionResetError):
+        with pytest.raises(ConnectionResetError, match="reset"):
             s.recv(10)
             s.recv(10)
     quiet = raw_server([read_head(), silent(10)])
     with socket.create_connection((quiet.host, quiet.port), timeout=0.3) as s:
         s.sendall(b"GET / HTTP/1.1\r\n\r\nmore")
-        with pytest.raises(TimeoutError):
+        with pytest.raises(TimeoutError, match="timed out"):
             s.recv(10)
     c = quiet.wait_connections(1)[0]
     t0 = time.monotonic()
@@ -498,7 +499,7 @@ def test_raw_server_tls_reset(raw_server: Callable[..., RawServer],
                                                        suppress_ragged_eofs=False) as s:
         s.sendall(b"GET / HTTP/1.1\r\n\r\n")
         # OpenSSL 3 reports the RST (no close_notify) as an unexpected EOF.
-        with pytest.raises((ConnectionResetError, ssl.SSLEOFError)):
+        with pytest.raises((ConnectionResetError, ssl.SSLEOFError), match=r"(?i)reset|eof"):
             s.recv(10)
 
 

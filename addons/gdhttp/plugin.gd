@@ -5,6 +5,13 @@ extends EditorPlugin
 
 const DIR = "res://addons/gdhttp/"
 const TYPES = [["PyHTTPRequest", "Node"], ["PyHTTPClient", "Reference"]]
+# The 16x16 icons as PNG bytes in base64. Shipped inside the script rather than as
+# .png files: Godot 3.2's editor crashes (signal 11) on "--editor --quit" in any project
+# holding an importable texture, and a plugin must not add one to every game that uses it.
+const ICONS = {
+	"PyHTTPClient": "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAZUlEQVR42mNgoDZwKDigBcSHgfg/GgaJaRHS3I9FIzrup0QzdkOgzoYrAAF0TVjEtJANOIysEAYIGHAY2QAUReg0LldhGECiF+hkAD5vYQ1EbLbhCNjD1ItGihMSVZIyVTITOQAA9Da71I5SKhkAAAAASUVORK5CYII=",
+	"PyHTTPRequest": "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAbElEQVR42mNgoDZwWJCgBcSHgfg/GgaJaRHS3I9FIzruJ1ozDBA0BOrs/yQY8B/FOzj8TMiAw8gGoGjCZQC6YTgNgCnExcZrALJidICuDqcB2AzBpoaqgahFRALCHY0kpELSUyPRmqmSmcgBAPEzpwhtdsDJAAAAAElFTkSuQmCC",
+}
 
 func _enter_tree():
 	var added = []
@@ -13,7 +20,7 @@ func _enter_tree():
 		if script == null:
 			push_error("gdhttp plugin: cannot load %s%s.gdns" % [DIR, t[0]])
 			continue
-		add_custom_type(t[0], t[1], script, _icon(DIR + "icons/" + t[0] + ".png"))
+		add_custom_type(t[0], t[1], script, _icon(t[0]))
 		added.append(t[0])
 	print("gdhttp plugin: registered %s" % PoolStringArray(added).join(", "))
 
@@ -21,12 +28,10 @@ func _exit_tree():
 	for t in TYPES:
 		remove_custom_type(t[0])
 
-# Read from the PNG itself: no dependency on the editor's import having run yet
-# (plugins start before the first import of a fresh checkout finishes).
-func _icon(path):
+func _icon(name):
 	var image = Image.new()
-	if image.load(ProjectSettings.globalize_path(path)) != OK:
-		push_error("gdhttp plugin: cannot read icon %s" % path)
+	if image.load_png_from_buffer(Marshalls.base64_to_raw(ICONS[name])) != OK:
+		push_error("gdhttp plugin: cannot decode the %s icon" % name)
 		return null
 	var tex = ImageTexture.new()
 	tex.create_from_image(image)

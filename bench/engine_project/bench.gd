@@ -181,11 +181,13 @@ func rss_kib():
 	var f = File.new()
 	if f.open("/proc/self/status", File.READ) != OK:
 		return 0
-	var text = f.get_as_text()
-	f.close()
-	for line in text.split("\n"):
+	# Line by line: Godot 3.6's get_as_text() sizes its read by get_len(), 0 in /proc.
+	while not f.eof_reached():
+		var line = f.get_line()
 		if line.begins_with("VmRSS:"):
+			f.close()
 			return int(line.split(":")[1].strip_edges().split(" ")[0])
+	f.close()
 	return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -21,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import IO, Any, Final, TypeVar
 
-from gdhttp import limits, protocol, tls
+from gdhttp import limits, paths, protocol, tls
 from gdhttp.constants import (
     METHOD_VERBS,
     Error,
@@ -233,6 +234,16 @@ class HTTPClient(HTTPClientConstants):
         self._reset()
         self._status = status
         return self._go(event)
+
+    def _refuse_file(self, setter: str, exc: Exception) -> Error:
+        """A certificate argument that can't be used: missing file, bad path or bad PEM."""
+        if isinstance(exc, FileNotFoundError):
+            return self._refuse(f"{setter}: {paths.describe(exc)}", Error.ERR_FILE_NOT_FOUND)
+        if isinstance(exc, paths.PathError):
+            return self._refuse(f"{setter}: {exc}", Error.ERR_INVALID_PARAMETER)
+        if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError):
+            return self._refuse(f"{setter}: {paths.describe(exc)}", Error.ERR_FILE_CANT_OPEN)
+        return self._refuse(f"{setter}: {exc}", Error.ERR_INVALID_DATA)
 
     def _refuse(self, message: str, result: _T) -> _T:
         """A caller mistake: say why (like the engine's ERR_FAIL prints), change nothing."""
@@ -1011,7 +1022,7 @@ class HTTPClient(HTTPClientConstants):
             pem = tls.read_pem_argument(pem_or_path)
             tls.context_for(tls.TlsSettings(ca_pem=pem))
         except (OSError, ValueError) as exc:
-            return self._refuse(f"set_trusted_certificates: {exc}", Error.ERR_INVALID_DATA)
+            return self._refuse_file("set_trusted_certificates", exc)
         self._set_tls(ca_pem=pem)
         return Error.OK
 
@@ -1057,7 +1068,7 @@ class HTTPClient(HTTPClientConstants):
         try:
             pem = tls.read_pem_argument(pem_or_path)
         except (OSError, ValueError) as exc:
-            return self._refuse(f"set_crl: {exc}", Error.ERR_INVALID_DATA)
+            return self._refuse_file("set_crl", exc)
         if "X509 CRL" not in pem:
             return self._refuse("set_crl: no PEM CRL found", Error.ERR_INVALID_DATA)
         self._set_tls(crl_pem=pem, crl_check_chain=bool(check_chain))
@@ -1084,7 +1095,7 @@ class HTTPClient(HTTPClientConstants):
                 tls.context_for(tls.TlsSettings(verify=False, client_cert_path=cert_path,
                                                 client_key_path=key_path))
             except (OSError, ValueError) as exc:
-                return self._refuse(f"set_client_certificate: {exc}", Error.ERR_INVALID_DATA)
+                return self._refuse_file("set_client_certificate", exc)
         self._set_tls(client_cert_path=cert_path, client_key_path=key_path)
         return Error.OK
 

@@ -10,11 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from gdhttp import paths
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error
 from gdhttp.gdnative import GodotObjectLike, export, exposed
+from gdhttp.gdnative.engine_files import EngineFileSystem
 from gdhttp.gdnative.tags import PoolByteArrayLike
 from gdhttp.gdnative.variant import fill_pool_byte_array
+
+
+def engine_init() -> None:
+    """Called by the bridge inside the engine: every path a script hands over
+    (certificates, uploads, downloads) resolves through Godot from now on, since
+    res:// may live inside an exported .pck."""
+    paths.install(EngineFileSystem())
 
 _user_agent: str | None = None
 
@@ -36,13 +45,32 @@ def engine_user_agent() -> str:
 
 @exposed(base="Reference")
 class PyHTTPClient:
-    """``HTTPClient`` for GDScript, backed by ``gdhttp.HTTPClient``."""
+    """``HTTPClient`` for GDScript, backed by ``gdhttp.HTTPClient``: Godot 3.5's surface plus
+    gdhttp's TLS, proxy, upload-progress and error-message extras."""
 
     owner: GodotObjectLike
+    __gddoc_source__ = HTTPClient
+    __gddoc_properties__ = {
+        "read_chunk_size": "Most bytes one `read_response_body_chunk()` returns (chunked bodies "
+                           "too), 256 B to 16 MiB.",
+        "blocking_mode_enabled": "When true, `poll()` and body reads wait for the network "
+                                 "instead of returning at once.",
+    }
+    __gddoc_constants__ = (
+        "NativeScript classes cannot register constants: use the engine's own "
+        "`HTTPClient.METHOD_*`, `HTTPClient.STATUS_*` and `HTTPClient.RESPONSE_*`, whose "
+        "values gdhttp shares (Python: `gdhttp.Method`, `gdhttp.Status`, `gdhttp.ResponseCode`)."
+    )
 
     def __init__(self) -> None:
         self._client = HTTPClient()
         self._client.set_user_agent(engine_user_agent())
+        # The bridge's last refusal, and the client's message when it happened: the
+        # refusal is the newest news until the client says something else.
+        self._refusal = ("", "")
+
+    def _bridge_refused(self, message: str) -> None:
+        self._refusal = (message, self._client.get_error_message())
 
     def _destroy(self) -> None:
         self._client.close()  # free the socket now, not when Python collects
@@ -58,6 +86,7 @@ class PyHTTPClient:
         return self._client.poll()
 
     def get_status(self) -> int:
+        """The connection's `HTTPClient.STATUS_*` value."""
         return self._client.get_status()
 
     def request(self, method: int, url: str, headers: list[str], body: str = "") -> Error:
@@ -68,12 +97,15 @@ class PyHTTPClient:
         return self._client.request_raw(method, url, headers, body)
 
     def has_response(self) -> bool:
+        """True once a response head has arrived (until its headers are read)."""
         return self._client.has_response()
 
     def is_response_chunked(self) -> bool:
+        """True when the response body uses chunked transfer coding."""
         return self._client.is_response_chunked()
 
     def get_response_code(self) -> int:
+        """The status code of the last response head (0 before one arrives)."""
         return self._client.get_response_code()
 
     def get_response_headers(self) -> list[str]:
@@ -83,6 +115,7 @@ class PyHTTPClient:
         return self._client.get_response_headers_as_dictionary()
 
     def get_response_body_length(self) -> int:
+        """The response's Content-Length; -1 when unknown (chunked, until close), 0 for HEAD."""
         return self._client.get_response_body_length()
 
     def read_response_body_chunk(self) -> PoolByteArrayLike:
@@ -126,7 +159,10 @@ class PyHTTPClient:
     # --- beyond the engine ---
 
     def get_error_message(self) -> str:
-        return self._client.get_error_message()
+        """Why the last call was refused or the connection failed ("" if nothing did)."""
+        message = self._client.get_error_message()
+        refusal, seen = self._refusal
+        return refusal if refusal and message == seen else message
 
     def get_response_trailers(self) -> list[str]:
         return self._client.get_response_trailers()

@@ -1,15 +1,15 @@
 """``PyHTTPRequest``: the engine's HTTPRequest node, backed by ``gdhttp.request.HTTPRequest``.
 
 A thin adapter, no HTTP logic: it forwards the engine's methods and
-properties, turns ``res://``/``user://`` paths into OS paths, steps the
-request from ``_process`` while one runs (with ``use_threads`` the network
-work runs in the request's own worker thread and ``_process`` only delivers
+properties (paths go to ``gdhttp.paths``, which the engine backs), steps the
+request from internal processing while one runs (with ``use_threads`` the network
+work runs in the request's own worker thread and each step only delivers
 its events), and turns the request's hooks into signals:
 
 - ``request_completed(result, response_code, headers, body)``, delivered with
   ``call_deferred`` (end of the frame, main thread), as the engine does;
 - ``download_progress(downloaded, total)`` and ``upload_progress(sent, total)``,
-  emitted from ``_process`` (at most one of each per frame).
+  emitted from the node's step (at most one of each per frame).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, Status
 from gdhttp.gdnative import GodotObjectLike, export, exposed, signal
 from gdhttp.gdnative.tags import MethodInfo, VariantType
@@ -28,16 +29,7 @@ log = logging.getLogger("gdhttp")
 
 _PROPERTY_HINT_RANGE = 1
 _PROPERTY_HINT_FILE = 13  # the editor shows a file picker (engine: download_file)
-_ENGINE_PREFIXES = ("res://", "user://")
-
-
-def os_path(path: str) -> str:
-    """``res://``/``user://`` paths as OS paths (Python opens the files); others unchanged."""
-    if path.startswith(_ENGINE_PREFIXES):
-        from gdhttp.gdnative.objects import singleton
-
-        return str(singleton("ProjectSettings").globalize_path(path))
-    return path
+_NOTIFICATION_INTERNAL_PROCESS = 25  # Node.NOTIFICATION_INTERNAL_PROCESS
 
 
 @exposed(base="Node")
@@ -45,6 +37,27 @@ class PyHTTPRequest:
     """``HTTPRequest`` for GDScript; Godot 3.5's surface plus gdhttp's extras."""
 
     owner: GodotObjectLike
+    __gddoc_source__ = (HTTPRequest, HTTPClient)
+    __gddoc_properties__ = {
+        "download_file": "Write the body to this file (`user://`, `res://` in a project folder, "
+                         "or an OS path) instead of `request_completed`'s body.",
+        "download_chunk_size": "Bytes read from the network per step; also the size of "
+                               "`download_file` writes.",
+        "use_threads": "Run the network work in a thread of its own; signals still arrive on "
+                       "the main thread.",
+        "body_size_limit": "Largest body accepted (-1: no limit); a larger one ends with "
+                           "`RESULT_BODY_SIZE_LIMIT_EXCEEDED`.",
+        "max_redirects": "Redirects followed before `RESULT_REDIRECT_LIMIT_REACHED` (-1: no "
+                         "limit).",
+        "timeout": "Seconds the whole request may take (0: no limit); then `RESULT_TIMEOUT`.",
+        "accept_gzip": "Ask for gzip/deflate and decode the body as it streams in.",
+        "download_resume": "Continue a partial `download_file` with a validated Range request "
+                           "(gdhttp only).",
+    }
+    __gddoc_constants__ = (
+        "Use the engine's own `HTTPRequest.RESULT_*` constants (Godot 3 numbering), whose "
+        "values gdhttp shares (Python: `gdhttp.constants.Result`)."
+    )
 
     request_completed = signal("result", "response_code", "headers", "body")
     download_progress = signal("downloaded", "total")
@@ -60,6 +73,17 @@ class PyHTTPRequest:
         self._req = req
         self._download_file = ""
         self._pending: list[tuple[int, int, list[str], bytes]] = []
+        # The newest refusal (bridge or TLS setter) and the request's message then:
+        # it is what get_error_message() says until the request has news of its own.
+        self._refusal = ("", "")
+
+    def _bridge_refused(self, message: str) -> None:
+        self._refusal = (message, self._req.get_error_message())
+
+    def _tls(self, err: Error) -> Error:
+        if err != Error.OK:
+            self._bridge_refused(self._req.get_client().get_error_message())
+        return err
 
     def _destroy(self) -> None:
         self._req.cancel_request()  # joins a worker thread, closes the socket and file
@@ -67,19 +91,25 @@ class PyHTTPRequest:
     # --- engine callbacks ---
 
     def _ready(self) -> None:
-        self.owner.set_process(self._req.is_requesting())
+        self._stepping(self._req.is_requesting())
 
     def _enter_tree(self) -> None:
         self._req.set_in_tree(True)
 
     def _exit_tree(self) -> None:
         self._req.set_in_tree(False)  # cancels silently, as the engine does
-        self.owner.set_process(False)
+        self._stepping(False)
 
-    def _process(self, delta: float) -> None:
-        self._req.process(delta)
-        if not self._req.is_requesting():
-            self.owner.set_process(False)
+    def _notification(self, what: int) -> None:
+        if what == _NOTIFICATION_INTERNAL_PROCESS:
+            self._req.process(self.owner.get_process_delta_time())
+            if not self._req.is_requesting():
+                self._stepping(False)
+
+    def _stepping(self, on: bool) -> None:
+        # Internal processing, as the engine's HTTPRequest: a script's
+        # set_process(false) on the node must not stall its request.
+        self.owner.set_process_internal(on)
 
     def _request_done(self) -> None:
         # Deferred from _on_completed; registered by hand below (it starts with "_").
@@ -104,7 +134,7 @@ class PyHTTPRequest:
     def _started(self, err: Error) -> Error:
         # A request that failed to connect at once still completes (deferred) next frame.
         if self._req.is_requesting():
-            self.owner.set_process(True)
+            self._stepping(True)
         return err
 
     # --- the engine's surface ---
@@ -135,9 +165,10 @@ class PyHTTPRequest:
 
     def cancel_request(self) -> None:
         self._req.cancel_request()
-        self.owner.set_process(False)
+        self._stepping(False)
 
     def get_http_client_status(self) -> Status:
+        """The `HTTPClient.STATUS_*` of the connection the request is using."""
         return self._req.get_http_client_status()
 
     def get_downloaded_bytes(self) -> int:
@@ -153,7 +184,7 @@ class PyHTTPRequest:
         self._req.set_https_proxy(host, port)
 
     def set_download_file(self, path: str) -> Error:
-        err = self._req.set_download_file(os_path(path))
+        err = self._req.set_download_file(path)
         if err == Error.OK:
             self._download_file = path
         return err
@@ -242,7 +273,7 @@ class PyHTTPRequest:
     ) -> Error:
         """Upload a file as the body, streamed from disk (``upload_progress`` reports it)."""
         return self._started(self._req.request_file(
-            url, os_path(file_path), custom_headers or [], ssl_validate_domain, method
+            url, file_path, custom_headers or [], ssl_validate_domain, method
         ))  # fmt: skip
 
     def request_multipart(
@@ -263,7 +294,7 @@ class PyHTTPRequest:
             if form.add_field(str(name), str(value)) != Error.OK:
                 return Error.ERR_INVALID_PARAMETER
         for name, path in files.items():
-            err = form.add_file(str(name), os_path(str(path)))
+            err = form.add_file(str(name), str(path))
             if err != Error.OK:
                 log.error("gdhttp: PyHTTPRequest.request_multipart: can't add %r: %s", path, err)
                 return err
@@ -278,27 +309,27 @@ class PyHTTPRequest:
         return self._req.get_redirect_count()
 
     def get_error_message(self) -> str:
-        return self._req.get_error_message()
+        message = self._req.get_error_message()
+        refusal, seen = self._refusal
+        return refusal if refusal and message == seen else message
 
     def set_user_agent(self, user_agent: str) -> None:
         self._req.get_client().set_user_agent(user_agent)
 
     def set_trusted_certificates(self, pem_or_path: str) -> Error:
-        return self._req.get_client().set_trusted_certificates(os_path(pem_or_path))
+        return self._tls(self._req.get_client().set_trusted_certificates(pem_or_path))
 
     def set_use_certifi(self, enabled: bool) -> Error:
-        return self._req.get_client().set_use_certifi(enabled)
+        return self._tls(self._req.get_client().set_use_certifi(enabled))
 
     def set_pinned_public_keys(self, pins: list[str]) -> Error:
-        return self._req.get_client().set_pinned_public_keys(pins)
+        return self._tls(self._req.get_client().set_pinned_public_keys(pins))
 
     def set_min_tls_version(self, version: str) -> Error:
-        return self._req.get_client().set_min_tls_version(version)
+        return self._tls(self._req.get_client().set_min_tls_version(version))
 
     def set_client_certificate(self, cert_path: str, key_path: str = "") -> Error:
-        return self._req.get_client().set_client_certificate(
-            os_path(cert_path), os_path(key_path) if key_path else ""
-        )
+        return self._tls(self._req.get_client().set_client_certificate(cert_path, key_path))
 
 
 # The engine binds its deferred completion as "_request_done"; the decorator

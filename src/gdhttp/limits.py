@@ -76,3 +76,7 @@ READAHEAD_SIZE: Final = 1 << 20
 #: Reads at least this large go straight into the caller's buffer: the
 #: syscall is already amortised, a copy would only cost.
 DIRECT_READ_MIN: Final = 256 * 1024
+
+#: CA bundles, CRLs and client certificates are read whole; the system's own
+#: CA bundle is ~200 KiB, so 16 MiB only stops a wrong path (a video, /dev/zero).
+MAX_PEM_FILE: Final = 16 * 1024 * 1024

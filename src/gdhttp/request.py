@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Final, NoReturn, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urljoin
 
-from gdhttp import limits, protocol
+from gdhttp import limits, paths, protocol
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, HTTPRequestConstants, Method, Result, Status
 from gdhttp.transport import wait_stream
@@ -250,17 +250,17 @@ class BodySource(Protocol):
 
 
 class FileBody:
-    """A file on disk as a request body, read as it is sent."""
+    """A file (OS path, ``res://`` or ``user://``) as a request body, read as it is sent."""
 
     def __init__(self, path: str | os.PathLike[str], content_type: str = "") -> None:
         self.path = os.fspath(path)
         self.content_type = content_type
 
     def size(self) -> int:
-        return os.stat(self.path).st_size
+        return paths.file_size(self.path)
 
     def open(self) -> IO[bytes]:
-        return open(self.path, "rb")  # closed by HTTPRequest
+        return paths.open_read(self.path)  # closed by HTTPRequest
 
 
 def _quote_param(value: str) -> str:
@@ -306,12 +306,12 @@ class MultipartForm:
         if not isinstance(name, str) or not isinstance(filename, str):
             return Error.ERR_INVALID_PARAMETER
         try:
-            path = os.fspath(path)
-        except TypeError:
+            path = paths.check(path)
+        except OSError:
             return Error.ERR_INVALID_PARAMETER
-        if not os.path.isfile(path):
+        if not paths.is_file(path):
             return Error.ERR_FILE_NOT_FOUND
-        shown = filename or os.path.basename(path)
+        shown = filename or path.rsplit("/", 1)[-1]
         head = (
             f'Content-Disposition: form-data; name="{_quote_param(name)}"; '
             f'filename="{_quote_param(shown)}"\r\n'
@@ -330,7 +330,7 @@ class MultipartForm:
         total = len(self._closing())
         for head, data, path in self._parts:
             total += len(self._delimiter()) + len(head) + 2  # blank line
-            total += len(data) if data is not None else os.stat(path or "").st_size
+            total += len(data) if data is not None else paths.file_size(path or "")
             total += 2  # CRLF after the content
         return total
 
@@ -344,7 +344,7 @@ class MultipartForm:
                 if data:
                     yield data
             else:
-                with open(path or "", "rb") as handle:
+                with paths.open_read(path or "") as handle:
                     while block := handle.read(MULTIPART_READ_BLOCK):
                         yield block
             yield b"\r\n"
@@ -626,11 +626,17 @@ class HTTPRequest(HTTPRequestConstants):
         if not isinstance(file_path, (str, os.PathLike)):
             return self._refuse("request_file: file_path must be a String",
                                 Error.ERR_INVALID_PARAMETER)
-        path = os.fspath(file_path)
-        if not os.path.isfile(path):
+        try:
+            path = paths.check(file_path)
+        except OSError as exc:
+            return self._refuse(f"request_file: {exc}", Error.ERR_INVALID_PARAMETER)
+        if not paths.is_file(path):
             return self._refuse(f"request_file: no such file {path!r}", Error.ERR_FILE_NOT_FOUND)
-        if not os.access(path, os.R_OK):
-            return self._refuse(f"request_file: can't read {path!r}", Error.ERR_FILE_CANT_OPEN)
+        try:
+            paths.open_read(path).close()
+        except OSError as exc:
+            return self._refuse(f"request_file: can't read {path!r}: {paths.describe(exc)}",
+                                Error.ERR_FILE_CANT_OPEN)
         return self._start(url, custom_headers, ssl_validate_domain, method, b"",
                            FileBody(path))
 
@@ -711,7 +717,7 @@ class HTTPRequest(HTTPRequestConstants):
         if _header_value(self._headers, "range") is not None:
             return
         try:
-            size = os.path.getsize(self._download_file)
+            size = os.path.getsize(paths.writable_path(self._download_file))
         except OSError:
             return
         if size > 0:
@@ -1026,7 +1032,8 @@ class HTTPRequest(HTTPRequestConstants):
                     self._finish(Result.RESULT_REQUEST_FAILED, code, headers)
                 append = True
             try:
-                self._file = open(self._download_file, "ab" if append else "wb")  # noqa: SIM115
+                target = paths.writable_path(self._download_file)
+                self._file = open(target, "ab" if append else "wb")  # noqa: SIM115
             except OSError as exc:
                 self._error_message = f"can't open {self._download_file!r}: {exc}"
                 self._finish(Result.RESULT_DOWNLOAD_FILE_CANT_OPEN, code, headers)

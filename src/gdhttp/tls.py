@@ -14,6 +14,8 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from gdhttp import limits, paths
+
 __all__ = ["TlsSettings", "check_pins", "context_for", "spki_sha256", "tls_version_from_name"]
 
 _VERSIONS = {
@@ -77,7 +79,7 @@ def context_for(settings: TlsSettings) -> ssl.SSLContext:
             chain = settings.crl_check_chain
             ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN if chain else ssl.VERIFY_CRL_CHECK_LEAF
     if settings.client_cert_path:
-        ctx.load_cert_chain(settings.client_cert_path, settings.client_key_path or None)
+        _load_client_cert(ctx, settings.client_cert_path, settings.client_key_path)
     return ctx
 
 
@@ -89,12 +91,26 @@ def _load_crl(ctx: ssl.SSLContext, pem: str) -> None:
         ctx.load_verify_locations(cafile=fh.name)
 
 
+def _load_client_cert(ctx: ssl.SSLContext, cert_path: str, key_path: str) -> None:
+    # OpenSSL loads key pairs only from files; res:// may live inside a .pck, so the
+    # PEM goes through gdhttp.paths into a private file that exists for this call only.
+    cert = paths.read_bytes(cert_path, limits.MAX_PEM_FILE)
+    key = paths.read_bytes(key_path, limits.MAX_PEM_FILE) if key_path else b""
+    with tempfile.TemporaryDirectory(prefix="gdhttp-cert-") as folder:
+        cert_file = os.path.join(folder, "cert.pem")
+        key_file = os.path.join(folder, "key.pem")
+        for name, data in ((cert_file, cert), (key_file, key)):
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        ctx.load_cert_chain(cert_file, key_file if key_path else None)
+
+
 def read_pem_argument(value: str) -> str:
-    """Accept PEM text or a path to a PEM file; return the PEM text."""
+    """Accept PEM text or a path (OS, res:// or user://) to a PEM file; return the PEM text."""
     if "-----BEGIN" in value:
         return value
-    with open(os.path.expanduser(value), encoding="ascii") as fh:
-        return fh.read()
+    return paths.read_text(value, limits.MAX_PEM_FILE, "ascii")
 
 
 # ---- pinning: SHA-256 of the DER SubjectPublicKeyInfo, as HPKP and curl do

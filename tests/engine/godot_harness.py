@@ -68,6 +68,8 @@ def run_suite(
     verbose: bool = False,
     project: Path = PROJECT,
 ) -> Run:
+    # A missing engine is an error, never a skip: `make setup` installs it.
+    assert shutil.which(GODOT) or os.access(GODOT, os.X_OK), f"{GODOT} not found: run make setup"
     with tempfile.TemporaryDirectory(prefix="gdhttp-godot-home-") as home:
         full_env = {
             **os.environ,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 import traceback
 from typing import Any
 
@@ -37,6 +39,26 @@ def report(text: str, where: str = "gdhttp", file: str = "python", line: int = 0
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = os.path.dirname(_HERE)
+_LOGGING = os.path.dirname(os.path.abspath(logging.__file__))
+# The engine method running on this thread ("PyHTTPClient.poll"), for messages that
+# have no Python caller to point at: the caller is a script.
+_current = threading.local()
+
+
+_FROM_SCRIPT = "called from a script"
+
+
+def _caller() -> tuple[str, str, int]:
+    """(function, file, line) of the refused call: the first frame outside gdhttp, else
+    the engine method a script called."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith((_PACKAGE, _LOGGING)):
+            return frame.f_code.co_name, name, frame.f_lineno
+        frame = frame.f_back  # type: ignore[assignment]
+    return getattr(_current, "method", "") or "gdhttp", _FROM_SCRIPT, 0
 
 
 class _GodotLogHandler(logging.Handler):
@@ -44,7 +66,7 @@ class _GodotLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            report(record.getMessage(), record.funcName or "gdhttp")
+            report(record.getMessage(), *_caller())
         except Exception:
             self.handleError(record)
 
@@ -61,7 +83,8 @@ def _failed(where: str, exc: BaseException) -> None:
         f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_HERE)
     ]
     if not frames and isinstance(exc, registry.BridgeCallError | objects.GodotCallError):
-        report(str(exc), where)  # a caller mistake caught by the bridge: the message says it all
+        # A caller mistake caught by the bridge: the message says it all.
+        report(str(exc), where, _FROM_SCRIPT, 0)
         return
     text = "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(exc))
     last = frames[-1] if frames else None
@@ -145,14 +168,19 @@ def attach(ffi_: Any, lib_: Any) -> None:
 
     def _method(owner: Any, method_data: Any, user_data: Any, argc: int, argv: Any) -> Any:
         spec = from_handle(method_data)
+        outer = getattr(_current, "method", "")
+        _current.method = spec.qualname
         try:
             return spec.invoke(from_handle(user_data), argc, argv)
         except registry.BridgeCallError as exc:
             _failed(spec.qualname, exc)
+            _tell_instance(user_data, exc)
             return ret_nil(spec.args_fallback)
         except BaseException as exc:
             _failed(spec.qualname, exc)
             return ret_nil(spec.error_fallback)
+        finally:
+            _current.method = outer
 
     def _get(owner: Any, method_data: Any, user_data: Any) -> Any:
         spec = from_handle(method_data)
@@ -166,8 +194,21 @@ def attach(ffi_: Any, lib_: Any) -> None:
         spec = from_handle(method_data)
         try:
             spec.set(from_handle(user_data), value)
+        except registry.BridgeCallError as exc:
+            _failed(spec.qualname, exc)
+            _tell_instance(user_data, exc)
         except BaseException as exc:
             _failed(spec.qualname, exc)
+
+    def _tell_instance(user_data: Any, exc: BaseException) -> None:
+        # A class may want the bridge's refusals (wrong arity or types) for its own
+        # error reporting: get_error_message() must not be empty after one.
+        try:
+            hook = getattr(from_handle(user_data), "_bridge_refused", None)
+            if hook is not None:
+                hook(str(exc))
+        except BaseException as inner:
+            _failed("_bridge_refused", inner)
 
     # cffi binds each exported symbol or callback to its Python function by name.
     for symbol, func in (

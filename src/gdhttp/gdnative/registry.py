@@ -7,11 +7,12 @@ invokers are specialised closures so a call does as little Python as possible.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, cast
 
-from gdhttp.gdnative import tags, variant
+from gdhttp.gdnative import engine_files, tags, variant
 from gdhttp.gdnative.objects import GodotObject, singleton
 from gdhttp.gdnative.tags import ClassInfo, Export, MethodInfo, VariantType
 
@@ -149,8 +150,9 @@ def _module_names() -> list[str]:
     names = list(BUILTIN_MODULES)
     settings = singleton("ProjectSettings")
     root = settings.globalize_path("res://")
-    if isinstance(root, str) and root and root not in sys.path:
-        sys.path.insert(0, root)  # user modules live in the project
+    if isinstance(root, str) and os.path.isabs(root) and root not in sys.path:
+        sys.path.insert(0, root)  # user modules live in the project folder...
+    engine_files.install_finder()  # ...or inside the .pck of an exported game
     if settings.has_setting(MODULES_SETTING):
         extra = settings.get_setting(MODULES_SETTING)
         if isinstance(extra, str):
@@ -160,9 +162,17 @@ def _module_names() -> list[str]:
 
 
 def import_modules(report: Callable[[str], None]) -> None:
+    """Import the modules to register; each one's ``engine_init()``, if any, runs once.
+
+    ``engine_init`` is where a module wires itself to the running engine: its
+    import alone must stay engine-free, so tests and tools can import it.
+    """
     for name in _module_names():
         try:
-            importlib.import_module(name)
+            module = importlib.import_module(name)
+            init = getattr(module, "engine_init", None)
+            if callable(init):
+                init()
         except Exception as exc:
             report(f"gdhttp bridge: cannot import Python module {name!r}: {exc!r}")
 

@@ -55,7 +55,8 @@ func rss_kib():
 	var f = File.new()
 	if f.open("/proc/self/statm", File.READ) != OK:
 		return -1
-	var fields = f.get_as_text().split(" ")
+	# get_line(), not get_as_text(): 3.6 sizes the read by get_len(), which is 0 in /proc.
+	var fields = f.get_line().split(" ")
 	f.close()
 	return int(fields[1]) * 4
 
