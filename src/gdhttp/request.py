@@ -40,10 +40,11 @@ from gdhttp.attempt import Attempt, Completion, Options, Redirect
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, HTTPRequestConstants, Method, Result, Status
 from gdhttp.decoders import DECODE_STEP, DecodeError, Decoder
+from gdhttp.events import Hook, Outbox
 from gdhttp.multipart import BodySource, FileBody, MultipartForm
 from gdhttp.resume import plan_resume
-from gdhttp.transport import wait_stream
 from gdhttp.urls import ParsedURL, header_value, parse_url, redact, redact_headers
+from gdhttp.worker import GO_ON, NAP, StepThread, Wait
 
 __all__ = [
     "DECODE_STEP",
@@ -67,37 +68,6 @@ _ResultEnum = Result  # the class attribute HTTPRequest.Result shadows the name 
 #: The engine's download_chunk_size range (also the client's read_chunk_size range).
 MIN_DOWNLOAD_CHUNK_SIZE: Final = limits.MIN_READ_CHUNK_SIZE
 MAX_DOWNLOAD_CHUNK_SIZE: Final = limits.MAX_READ_CHUNK_SIZE
-
-
-class Hook:
-    """A minimal signal: ``connect(fn)``, ``disconnect(fn)``; emitted by HTTPRequest."""
-
-    __slots__ = ("_callbacks", "name")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._callbacks: list[Callable[..., Any]] = []
-
-    def connect(self, callback: Callable[..., Any]) -> Error:
-        if not callable(callback) or callback in self._callbacks:
-            return Error.ERR_INVALID_PARAMETER
-        self._callbacks.append(callback)
-        return Error.OK
-
-    def disconnect(self, callback: Callable[..., Any]) -> None:
-        if callback in self._callbacks:
-            self._callbacks.remove(callback)
-
-    def is_connected(self, callback: Callable[..., Any]) -> bool:
-        return callback in self._callbacks
-
-    def emit(self, *args: Any) -> None:
-        """Call every callback; one that raises is logged and the others still run."""
-        for callback in list(self._callbacks):
-            try:
-                callback(*args)
-            except Exception:  # the caller's code: report it, keep delivering
-                log.exception("gdhttp: %s callback %r raised", self.name, callback)
 
 
 def _boundary(fallback: Any) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
@@ -141,10 +111,10 @@ class HTTPRequest(HTTPRequestConstants):
         self._client = client if client is not None else HTTPClient()
         self._client.set_read_chunk_size(65536)
         # _lock guards the request (held for a whole step, also by the worker thread);
-        # _events_lock only the outbox and the timeout clock, so that process() on the
-        # main thread never waits for a worker's step.
+        # the outbox's lock only the events and the timeout clock, so that process() on
+        # the main thread never waits for a worker's step.
         self._lock = threading.RLock()
-        self._events_lock = threading.Lock()
+        self._outbox = Outbox()
         self.request_completed = Hook("request_completed")
         self.download_progress = Hook("download_progress")
         self.upload_progress = Hook("upload_progress")
@@ -167,12 +137,7 @@ class HTTPRequest(HTTPRequestConstants):
         self._error_message = ""
         self._last_download_report = -1
         self._last_upload_report = -1
-        # Outbox: events waiting for the next process() (coalesced per kind).
-        self._out_upload: tuple[int, int] | None = None
-        self._out_download: tuple[int, int] | None = None
-        self._out_completion: tuple[int, int, list[str], bytes] | None = None
-        self._worker: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._worker: StepThread | None = None
         self._generation = 0
 
     def __repr__(self) -> str:
@@ -273,7 +238,7 @@ class HTTPRequest(HTTPRequestConstants):
         # Every check before any state changes; the engine's order: tree, busy, URL.
         if not self._in_tree:
             return self._refuse("request: not inside the scene tree", Error.ERR_UNCONFIGURED)
-        if self._requesting or self._out_completion is not None:
+        if self._requesting or self._outbox.completion_waiting:
             return self._refuse("request: HTTPRequest is processing a request; wait for "
                                 "it to complete or cancel it", Error.ERR_BUSY)
         parsed = parse_url(url)
@@ -316,11 +281,10 @@ class HTTPRequest(HTTPRequestConstants):
             self._generation += 1
             self._client.set_blocking_mode(False)  # a worker waits on the socket itself
             if self._use_threads:
-                self._stop.clear()
-                worker = threading.Thread(target=self._run_worker, args=(self._generation,),
-                                          name="gdhttp-HTTPRequest", daemon=True)
-                self._worker = worker
-                worker.start()
+                generation = self._generation
+                self._worker = StepThread(lambda: self._worker_connect(generation),
+                                          lambda: self._worker_step(generation))
+                self._worker.start()
                 return Error.OK
             if attempt.connect() != Error.OK:
                 # Engine: deferred RESULT_CANT_CONNECT, and ERR_CANT_CONNECT now.
@@ -337,18 +301,12 @@ class HTTPRequest(HTTPRequestConstants):
         self._stop_worker()
         with self._lock:
             self._cleanup()
-        with self._events_lock:
-            self._out_completion = None
-            self._out_download = self._out_upload = None
+        self._outbox.clear()
 
     def _stop_worker(self) -> None:
-        worker = self._worker
-        if worker is None:
-            return
-        self._stop.set()
-        if worker is not threading.current_thread():
-            worker.join()
-        self._worker = None
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()
 
     def _cleanup(self) -> None:
         """What the engine's cancel_request() does: close everything, keep counters."""
@@ -386,7 +344,7 @@ class HTTPRequest(HTTPRequestConstants):
             delta = 0.0
         expired = False
         if self._requesting:
-            with self._events_lock:
+            with self._outbox.lock:
                 self._elapsed += max(0.0, float(delta))
                 timeout = self._request_timeout
                 expired = timeout > 0 and self._elapsed >= timeout
@@ -444,8 +402,7 @@ class HTTPRequest(HTTPRequestConstants):
         if completion.result != Result.RESULT_SUCCESS:
             log.info("gdhttp: HTTPRequest %s: %s", completion.result.name, self._error_message)
         self._cleanup()
-        with self._events_lock:
-            self._out_completion = completion.signal_args()
+        self._outbox.put_completion(completion.signal_args())
 
     def _internal_error(self, where: str, exc: Exception) -> None:
         """The boundary's second half: record the bug; end a running request."""
@@ -456,27 +413,6 @@ class HTTPRequest(HTTPRequestConstants):
                 self._complete(Completion(Result.RESULT_REQUEST_FAILED, max(attempt.code, 0),
                                           attempt.response_headers,
                                           message=self._error_message))
-
-    def _run_worker(self, generation: int) -> None:
-        """use_threads: connect, then step until done; events wait for process()."""
-        try:
-            if not self._worker_connect(generation):
-                return
-            while not self._stop.is_set():
-                wait = self._worker_step(generation)
-                if wait is None:
-                    return
-                stream, for_write = wait
-                if stream is None:
-                    # Connecting, or a chunked upload whose end we can't see: nap briefly.
-                    self._stop.wait(limits.THREAD_IDLE_WAIT_S / 5)
-                elif stream is not True:
-                    # Wait until the socket can take more of the upload, or has data.
-                    wait_stream(stream, for_write, limits.THREAD_IDLE_WAIT_S)
-        finally:
-            with self._lock:
-                if self._worker is threading.current_thread():
-                    self._worker = None
 
     @_boundary(False)
     def _worker_connect(self, generation: int) -> bool:
@@ -490,9 +426,8 @@ class HTTPRequest(HTTPRequestConstants):
             return True
 
     @_boundary(None)
-    def _worker_step(self, generation: int) -> tuple[Any, bool] | None:
-        """One step; None when the request is over, else what to wait on before the next
-        ((True, _) to go on at once, (None, _) to nap, (stream, for_write) to wait on)."""
+    def _worker_step(self, generation: int) -> Wait | None:
+        """One step in the worker; None when the request is over, else what to wait on."""
         with self._lock:
             if generation != self._generation or not self._requesting:
                 return None
@@ -500,13 +435,13 @@ class HTTPRequest(HTTPRequestConstants):
             if not self._requesting:
                 return None
             if progressed:
-                return True, False
+                return GO_ON
             client = self._client
             stream = client.get_connection()
             requesting = client.get_status() == Status.STATUS_REQUESTING
             sent, size = client.get_uploaded_bytes(), client.get_upload_size()
         if stream is None or (requesting and size < 0):
-            return None, False
+            return NAP
         return stream, requesting and sent < size
 
     # ------------------------------------------------------------------ events
@@ -522,25 +457,15 @@ class HTTPRequest(HTTPRequestConstants):
             sent = client.get_uploaded_bytes()
             if sent != self._last_upload_report and (sent > 0 or client.get_upload_size() > 0):
                 self._last_upload_report = sent
-                with self._events_lock:
-                    self._out_upload = (sent, client.get_upload_size())
+                self._outbox.put_upload(sent, client.get_upload_size())
         if attempt.has_head and attempt.downloaded != self._last_download_report:
             self._last_download_report = attempt.downloaded
-            with self._events_lock:
-                self._out_download = (attempt.downloaded, attempt.body_len)
+            self._outbox.put_download(attempt.downloaded, attempt.body_len)
 
     def _flush(self) -> None:
         """Deliver queued events on the caller's thread: upload, download, completion."""
-        with self._events_lock:
-            upload, self._out_upload = self._out_upload, None
-            download, self._out_download = self._out_download, None
-            completion, self._out_completion = self._out_completion, None
-        if upload is not None:
-            self.upload_progress.emit(*upload)
-        if download is not None:
-            self.download_progress.emit(*download)
-        if completion is not None:
-            self.request_completed.emit(*completion)
+        self._outbox.flush(self.upload_progress, self.download_progress,
+                           self.request_completed)
 
     # ------------------------------------------------------------------ getters
 
@@ -569,7 +494,7 @@ class HTTPRequest(HTTPRequestConstants):
         completion, so a driver that stops calling process() once this is False
         never loses a completion.
         """
-        return self._requesting or self._out_completion is not None
+        return self._requesting or self._outbox.completion_waiting
 
     def get_redirect_count(self) -> int:
         """Redirects followed by the current/last request."""
@@ -596,61 +521,51 @@ class HTTPRequest(HTTPRequestConstants):
         log.error("gdhttp: HTTPRequest.%s", self._error_message)
         return result
 
-    def _busy_setter(self, name: str) -> bool:
-        if self._requesting:
-            self._refuse(f"set_{name}: can't change {name} while a request is running", None)
-            return True
-        return False
+    def _set(self, name: str, value: object, valid: bool, need: str, busy: bool = True) -> Error:
+        """The setters' shared rules: the type/range check first, then not while busy."""
+        if not valid:
+            return self._refuse(f"set_{name}: needs {need}, got {value!r}",
+                                Error.ERR_INVALID_PARAMETER)
+        if busy and self._requesting:
+            return self._refuse(f"set_{name}: can't change {name} while a request is running",
+                                Error.ERR_BUSY)
+        setattr(self, "_" + name, value)
+        return Error.OK
+
+    def _set_flag(self, name: str, enable: object) -> Error:
+        valid = isinstance(enable, int)  # bool is an int; 0/1 from GDScript too
+        return self._set(name, bool(enable) if valid else enable, valid, "a bool")
 
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def set_download_file(self, path: str) -> Error:
-        if isinstance(path, os.PathLike):
-            path = os.fspath(path)
-        if not isinstance(path, str):
-            return self._refuse("set_download_file: needs a String", Error.ERR_INVALID_PARAMETER)
-        if self._busy_setter("download_file"):
-            return Error.ERR_BUSY
-        self._download_file = path
-        return Error.OK
+        path = os.fspath(path) if isinstance(path, os.PathLike) else path
+        return self._set("download_file", path, isinstance(path, str), "a String")
 
     def get_download_file(self) -> str:
         return self._download_file
 
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def set_download_chunk_size(self, size: int) -> Error:
-        if not _is_int(size) or not MIN_DOWNLOAD_CHUNK_SIZE <= size <= MAX_DOWNLOAD_CHUNK_SIZE:
-            return self._refuse(f"set_download_chunk_size: {size!r} is outside "
-                                f"{MIN_DOWNLOAD_CHUNK_SIZE}..{MAX_DOWNLOAD_CHUNK_SIZE}",
-                                Error.ERR_INVALID_PARAMETER)
-        if self._busy_setter("download_chunk_size"):
-            return Error.ERR_BUSY
-        self._download_chunk_size = size
-        self._client.set_read_chunk_size(size)
-        return Error.OK
+        valid = _is_int(size) and MIN_DOWNLOAD_CHUNK_SIZE <= size <= MAX_DOWNLOAD_CHUNK_SIZE
+        err = self._set("download_chunk_size", size, valid,
+                        f"an int in {MIN_DOWNLOAD_CHUNK_SIZE}..{MAX_DOWNLOAD_CHUNK_SIZE}")
+        if err == Error.OK:
+            self._client.set_read_chunk_size(size)
+        return err
 
     def get_download_chunk_size(self) -> int:
         return self._download_chunk_size
 
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def set_use_threads(self, enable: bool) -> Error:
-        if not isinstance(enable, (bool, int)):
-            return self._refuse("set_use_threads: needs a bool", Error.ERR_INVALID_PARAMETER)
-        if self._busy_setter("use_threads"):
-            return Error.ERR_BUSY
-        self._use_threads = bool(enable)
-        return Error.OK
+        return self._set_flag("use_threads", enable)
 
     def is_using_threads(self) -> bool:
         return self._use_threads
 
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def set_body_size_limit(self, bytes: int) -> Error:
-        if not _is_int(bytes):
-            return self._refuse("set_body_size_limit: needs an int", Error.ERR_INVALID_PARAMETER)
-        if self._busy_setter("body_size_limit"):
-            return Error.ERR_BUSY
-        self._body_size_limit = bytes
-        return Error.OK
+        return self._set("body_size_limit", bytes, _is_int(bytes), "an int")
 
     def get_body_size_limit(self) -> int:
         return self._body_size_limit
@@ -658,10 +573,7 @@ class HTTPRequest(HTTPRequestConstants):
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def set_max_redirects(self, amount: int) -> Error:
         """Settable at any time, as in the engine; -1 means unlimited."""
-        if not _is_int(amount):
-            return self._refuse("set_max_redirects: needs an int", Error.ERR_INVALID_PARAMETER)
-        self._max_redirects = amount
-        return Error.OK
+        return self._set("max_redirects", amount, _is_int(amount), "an int", busy=False)
 
     def get_max_redirects(self) -> int:
         return self._max_redirects
@@ -669,41 +581,25 @@ class HTTPRequest(HTTPRequestConstants):
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def set_timeout(self, timeout: float) -> Error:
         """Seconds for the whole request (0 = none); negative refused; ~0 becomes 0."""
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or \
-                timeout != timeout:
-            return self._refuse("set_timeout: needs a float", Error.ERR_INVALID_PARAMETER)
-        if abs(timeout) < 1e-5:
-            timeout = 0.0
-        if timeout < 0:
-            return self._refuse("set_timeout: timeout must be >= 0",
-                                Error.ERR_INVALID_PARAMETER)
-        self._timeout = float(timeout)
-        return Error.OK
+        valid = isinstance(timeout, (int, float)) and not isinstance(timeout, bool) \
+            and timeout == timeout and (timeout >= 0 or abs(timeout) < 1e-5)
+        value = 0.0 if valid and abs(timeout) < 1e-5 else timeout
+        return self._set("timeout", float(value) if valid else value, valid,
+                         "a float >= 0", busy=False)
 
     def get_timeout(self) -> float:
         return self._timeout
 
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def set_accept_gzip(self, enable: bool) -> Error:
-        if not isinstance(enable, (bool, int)):
-            return self._refuse("set_accept_gzip: needs a bool", Error.ERR_INVALID_PARAMETER)
-        if self._busy_setter("accept_gzip"):
-            return Error.ERR_BUSY
-        self._accept_gzip = bool(enable)
-        return Error.OK
+        return self._set_flag("accept_gzip", enable)
 
     def is_accepting_gzip(self) -> bool:
         return self._accept_gzip
 
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def set_download_resume(self, enable: bool) -> Error:
-        if not isinstance(enable, (bool, int)):
-            return self._refuse("set_download_resume: needs a bool",
-                                Error.ERR_INVALID_PARAMETER)
-        if self._busy_setter("download_resume"):
-            return Error.ERR_BUSY
-        self._download_resume = bool(enable)
-        return Error.OK
+        return self._set_flag("download_resume", enable)
 
     def is_download_resume(self) -> bool:
         return self._download_resume
@@ -719,7 +615,8 @@ class HTTPRequest(HTTPRequestConstants):
 
     def __del__(self) -> None:
         try:
-            self._stop.set()
+            if self._worker is not None:
+                self._worker.stop()
             self._client.close()
         except Exception:  # interpreter shutdown: nothing left to report to
             pass
