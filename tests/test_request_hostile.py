@@ -64,7 +64,7 @@ def one_byte_chunks(n: int, extension: bytes = b"") -> bytes:
     ("chunk_size", "extension", "count"),
     [
         (65536, b"", ONE_BYTE_CHUNKS),  # the default download_chunk_size
-        (65536, b";" + b"e" * 4000, 3000),  # 4 KiB of chunk extensions per body byte
+        (65536, b";" + b"e" * 4000, 12_000),  # 4 KiB of chunk extensions per body byte
         (1 << 24, b"", ONE_BYTE_CHUNKS),  # download_chunk_size = 16 MiB
     ],
     ids=["1-byte-chunks", "4k-extensions", "16MiB-chunk-size"],

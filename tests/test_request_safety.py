@@ -125,8 +125,7 @@ def test_failures_never_echo_userinfo_or_proxy_passwords(
     r = HTTPRequest()
     r.set_http_proxy(f"user:{SECRET}@127.0.0.1", 9)  # nothing listens on port 9
     with caplog.at_level(logging.DEBUG, logger="gdhttp"):
-        assert r.request(f"http://me:{SECRET}@127.0.0.1:9/x") in (Error.OK,
-                                                                   Error.ERR_CANT_CONNECT)
+        assert r.request(f"http://me:{SECRET}@127.0.0.1:9/x") == Error.OK
         done = drive(r)
     assert done and done[0][0] != Result.RESULT_SUCCESS
     assert SECRET not in r.get_error_message()
