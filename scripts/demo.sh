@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: package the addon (python -m gdhttp.addon build: dist/gdhttp-*.zip),
 # install that archive into a fresh copy of demo_project (python -m gdhttp.addon
-# install), start the bundled demo server (python -m gdhttp.devserver) on free
+# install), start the bundled demo server (python -m devserver) on free
 # loopback ports, run the copy headless against it, stop the server. The game runs
 # on the packaged addon, never on the checkout's development build.
 # Exits with the demo's code (0: every checksum verified).
@@ -54,8 +54,8 @@ tar -C demo_project --exclude=./addons --exclude=./.import -cf - . | tar -C "$GA
 echo "demo: installed $(basename "$ARCHIVE") into a copy of demo_project"
 
 if [ -z "${GDHTTP_DEMO_URL:-}" ]; then
-    echo "demo: starting the demo server (python -m gdhttp.devserver)..."
-    "$PY" -m gdhttp.devserver --http-port 0 --https-port 0 --data-dir "$WORK/data" \
+    echo "demo: starting the demo server (python -m devserver)..."
+    "$PY" -m devserver --http-port 0 --https-port 0 --data-dir "$WORK/data" \
         --ca-pem "$WORK/ca.pem" >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
     for _ in $(seq 1 300); do  # up to 30 s (the 32 MiB blob is generated first)

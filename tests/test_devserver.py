@@ -1,4 +1,4 @@
-"""The bundled demo server (python -m gdhttp.devserver), checked with stdlib clients only."""
+"""The bundled demo server (python -m devserver), checked with stdlib clients only."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdhttp.devserver import BadRequest, DevServer, make_png, parse_multipart
-
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # the demo server lives at the repository root
+
+from devserver import BadRequest, DevServer, make_png, parse_multipart  # noqa: E402
 
 
 def sha(data: bytes) -> str:
@@ -51,9 +53,9 @@ class Running:
 def start_devserver(tmp: Path, *extra: str) -> Running:
     data_dir = tmp / "data"
     ca = tmp / "trust" / "ca.pem"
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gdhttp.devserver", "--http-port", "0", "--https-port", "0",
+        [sys.executable, "-m", "devserver", "--http-port", "0", "--https-port", "0",
          "--data-dir", str(data_dir), "--ca-pem", str(ca), *extra],
         stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None

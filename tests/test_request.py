@@ -24,6 +24,8 @@ import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gdhttp import limits
+from gdhttp.attempt import Attempt
 from gdhttp.constants import Error, Method, Result, Status
 from gdhttp.request import BodySource, FileBody, HTTPRequest, MultipartForm
 
@@ -718,10 +720,10 @@ def test_internal_error_becomes_request_failed(
     srv = serve(lambda req, c: response(200, b"data"))
     r = HTTPRequest()
 
-    def broken() -> None:
+    def broken(*args: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(r, "_start_body", broken)
+    monkeypatch.setattr(Attempt, "_choose_sink", broken)
     result, code, _, body = get(r, srv.url())[0]
     assert (result, code, body) == (Result.RESULT_REQUEST_FAILED, 200, b"")
     assert "bug" in r.get_error_message()
@@ -866,9 +868,7 @@ def test_any_response_completes_with_a_result(
 def test_large_content_length_is_not_preallocated(
     serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gdhttp.request as request_module
-
-    monkeypatch.setattr(request_module, "MAX_PREALLOCATED_BODY", 1000)
+    monkeypatch.setattr(limits, "MAX_PREALLOCATED_BODY", 1000)
     srv = serve(lambda req, c: response(200, BLOB))
     r = HTTPRequest()
     assert get(r, srv.url())[0][3] == BLOB

@@ -14,16 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdhttp.constants import Error, Method, Result, Status
-from gdhttp.request import (
-    DECODE_STEP,
-    FileBody,
-    HTTPRequest,
-    MultipartForm,
-    ParsedURL,
-    _DecodeError,
-    _Decoder,
-    parse_url,
-)
+from gdhttp.decoders import DECODE_STEP, DecodeError, Decoder
+from gdhttp.request import FileBody, HTTPRequest, MultipartForm, ParsedURL, parse_url
 
 # ---------------------------------------------------------------- parse_url
 
@@ -277,7 +269,7 @@ def test_multipart_form_streams_files_and_sizes_exactly(tmp_path: Path) -> None:
 
 
 def _decode_in_pieces(encoding: str, data: bytes, piece: int) -> bytes:
-    decoder = _Decoder(encoding)
+    decoder = Decoder(encoding)
     out = bytearray()
     for i in range(0, len(data), piece):
         for chunk in decoder.feed(data[i : i + piece]):
@@ -302,7 +294,7 @@ def test_decoders_roundtrip_in_any_pieces(data: bytes, piece: int) -> None:
 
 def test_decoder_bounds_each_step_and_handles_members() -> None:
     bomb = gzip.compress(b"\0" * (5 * DECODE_STEP))
-    pieces = list(_Decoder("gzip").feed(bomb))
+    pieces = list(Decoder("gzip").feed(bomb))
     assert len(pieces) >= 5 and all(len(p) <= DECODE_STEP for p in pieces)
     two = gzip.compress(b"one ") + gzip.compress(b"two")
     assert _decode_in_pieces("x-gzip", two, 7) == b"one two"
@@ -318,5 +310,5 @@ def test_decoder_bounds_each_step_and_handles_members() -> None:
     ],
 )
 def test_decoder_errors(encoding: str, data: bytes) -> None:
-    with pytest.raises(_DecodeError):
+    with pytest.raises(DecodeError, match=r"corrupt|short|ended|after the end"):
         _decode_in_pieces(encoding, data, 5)

@@ -80,3 +80,42 @@ DIRECT_READ_MIN: Final = 256 * 1024
 #: CA bundles, CRLs and client certificates are read whole; the system's own
 #: CA bundle is ~200 KiB, so 16 MiB only stops a wrong path (a video, /dev/zero).
 MAX_PEM_FILE: Final = 16 * 1024 * 1024
+
+
+# ---- HTTPRequest (request.py, attempt.py)
+
+#: Longest one HTTPRequest.process() step keeps reading or stepping the client:
+#: 2 ms is an eighth of a 60 fps frame.
+STEP_TIME_BUDGET_S: Final = 0.002
+
+#: Most client status changes handled in one step (connect, send, head, body
+#: in one frame when the network is fast), so a step can never loop.
+MAX_TRANSITIONS_PER_STEP: Final = 16
+
+#: Smallest body slice asked of the client per read: with 1-byte chunks each
+#: body byte costs a framing line, so a slow read halves the slice down to this.
+MIN_READ_SLICE: Final = 64
+
+#: A body read slower than this halves the next slice; one twice as fast that
+#: filled its slice doubles it (up to download_chunk_size), so fast links stay fast.
+READ_SLICE_SLOW_S: Final = 0.0005
+
+#: Largest in-memory body reserved up front from its Content-Length (then read
+#: in place): a Content-Length is only a claim, and zeroing a larger buffer at
+#: once (64 MiB: about 60 ms) would outlast the step budget by itself.
+MAX_PREALLOCATED_BODY: Final = 1024 * 1024
+
+#: With no body_size_limit, a decoded body may outgrow its compressed size by
+#: at most this factor (ordinary content stays far below; a zlib bomb reaches 1032).
+MAX_DECODE_RATIO: Final = 200
+
+#: ...once it is larger than this: small, highly repetitive bodies are fine.
+DECODE_RATIO_MIN_OUTPUT: Final = 16 * 1024 * 1024
+
+#: Largest error body (a 404 or 503 answering a resumed download) held in
+#: memory: it must not replace the partial file, and must not grow without bound.
+MAX_RESUME_ERROR_BODY: Final = 1024 * 1024
+
+#: How long the worker thread (use_threads) waits for the socket when a step
+#: made no progress: bounds cancel_request() latency and idle CPU use.
+THREAD_IDLE_WAIT_S: Final = 0.005

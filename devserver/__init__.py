@@ -1,6 +1,8 @@
 """The bundled local demo server: HTTP and HTTPS on loopback, standard library only.
 
-    python -m gdhttp.devserver --http-port 8080 --https-port 8443 --data-dir /tmp/gd \\
+Not part of the library: it lives at the repository root and runs from there.
+
+    python -m devserver --http-port 8080 --https-port 8443 --data-dir /tmp/gd \\
         [--ca-pem /tmp/gd/ca.pem] [--host 127.0.0.1] [--big-size 33554432] [--verbose]
 
 Port 0 picks a free port. Once both listeners are up it prints one line on stdout:
@@ -673,7 +675,7 @@ class DevServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m gdhttp.devserver",
+    ap = argparse.ArgumentParser(prog="python -m devserver",
                                  description="gdhttp's local demo server (HTTP and HTTPS)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--http-port", type=int, default=0, help="0 picks a free port")
@@ -713,7 +715,3 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(Exception):
         server.stop()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
