@@ -20,7 +20,7 @@ addon: setup build
 	$(PY) -m gdhttp.addon build
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench devserver
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collects nothing; that is not a failure of the tree.
