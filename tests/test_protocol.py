@@ -6,14 +6,18 @@ import pytest
 
 from gdhttp import limits
 from gdhttp.protocol import (
+    ChunkedWriter,
     Framing,
     ProtocolError,
     RequestError,
     ResponseHead,
     ResponseReader,
+    absolute_form_target,
+    build_connect_head,
     build_request_head,
     check_headers,
     check_request_target,
+    has_forbidden_field_chars,
 )
 
 SPLITS = ["whole", "bytewise"]
@@ -285,8 +289,15 @@ def test_streamed_body_uses_chunked_coding() -> None:
      "Bad Name: x"],
 )
 def test_bad_headers_are_refused(header: str) -> None:
-    with pytest.raises(RequestError):
+    with pytest.raises(RequestError, match=r"^header 0 "):
         check_headers([header])
+
+
+def test_refusals_never_echo_a_header_value() -> None:
+    for bad in ["Authorization: Bearer s3cret\r\nX: 1", "Bearer s3cret"]:
+        with pytest.raises(RequestError, match="header 0") as info:
+            check_headers([bad])
+        assert "s3cret" not in str(info.value)
 
 
 def test_mismatched_content_length_is_refused() -> None:
@@ -316,5 +327,65 @@ def test_request_target_rules(verb: str, url: str, ok: bool) -> None:
     if ok:
         check_request_target(verb, url)
     else:
-        with pytest.raises(RequestError):
+        with pytest.raises(RequestError, match=r"URL|CONNECT"):
             check_request_target(verb, url)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "authority"),
+    [("example.com", 443, "example.com:443"), ("example.com", 80, "example.com:80"),
+     ("::1", 8443, "[::1]:8443"), ("10.0.0.1", 8080, "10.0.0.1:8080")],
+)
+def test_connect_head_names_the_authority_twice(host: str, port: int, authority: str) -> None:
+    text = build_connect_head(host, port, user_agent="UA/1",
+                              extra_headers=["Proxy-Authorization: Basic dTpw"]).decode()
+    assert text == (
+        f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: UA/1\r\n"
+        "Proxy-Authorization: Basic dTpw\r\n\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "ua", "extra"),
+    [("a.com\r\nX: 1", "UA", ()), ("a.com", "UA\nX: 1", ()), ("a.com", "UA", ("P: a\x00",)),
+     ("a.com", "UA", ("P: a\r\n",))],
+)
+def test_connect_head_refuses_line_breaks(host: str, ua: str, extra: tuple[str, ...]) -> None:
+    with pytest.raises(RequestError, match=r"control character|CR, LF or NUL"):
+        build_connect_head(host, 443, user_agent=ua, extra_headers=extra)
+
+
+def test_absolute_form_always_names_the_port() -> None:
+    assert absolute_form_target("example.com", 80, False, "/a?b") == "http://example.com:80/a?b"
+    assert absolute_form_target("::1", 8080, False, "/") == "http://[::1]:8080/"
+    assert absolute_form_target("h.io", 443, True, "/x") == "https://h.io:443/x"
+
+
+def test_chunked_writer_never_ends_on_an_empty_block() -> None:
+    writer = ChunkedWriter()
+    wire = b""
+    for block in [b"abc", b"", memoryview(b""), b"0123456789abcdef"]:
+        pieces = writer.frame(block)
+        if not len(block):
+            assert pieces == []
+        else:
+            assert pieces[1] is block
+        wire += b"".join(bytes(p) for p in pieces)
+    wire += writer.end(["X-Sum: 1"])
+    assert wire == b"3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Sum: 1\r\n\r\n"
+    with pytest.raises(RequestError, match="already ended"):
+        writer.frame(b"x")
+
+
+def test_chunked_writer_output_parses_back() -> None:
+    writer = ChunkedWriter()
+    body = b"".join(b"".join(bytes(p) for p in writer.frame(bytes([65 + i]) * i)) for i in range(9))
+    data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body + writer.end()
+    for split in SPLITS:
+        _, got, reader = run_reader(data, split, eof=False)
+        assert got == b"".join(bytes([65 + i]) * i for i in range(9)) and reader.done
+
+
+def test_forbidden_field_chars() -> None:
+    assert has_forbidden_field_chars("a\rb") and has_forbidden_field_chars("\x00")
+    assert not has_forbidden_field_chars("a\tb ~")

@@ -13,24 +13,49 @@ them with ``consumed_direct``. That keeps per-byte Python work off the body.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NoReturn
-from urllib.parse import quote
 
 from gdhttp import limits
+from gdhttp._wire_request import (
+    _FORBIDDEN_IN_FIELD as _FORBIDDEN_IN_FIELD,  # client.py, until it switches
+)
+from gdhttp._wire_request import (
+    _TARGET_BAD as _TARGET_BAD,  # request.py, until it switches
+)
+from gdhttp._wire_request import (
+    ChunkedWriter,
+    RequestError,
+    absolute_form_target,
+    build_connect_head,
+    build_request_head,
+    check_headers,
+    check_request_target,
+    has_forbidden_field_chars,
+    has_forbidden_target_chars,
+    host_header_value,
+    http_escape,
+    query_string_from_dict,
+    stringify,
+)
 
 __all__ = [
+    "ChunkedWriter",
     "Framing",
     "ProtocolError",
     "RequestError",
     "ResponseHead",
     "ResponseReader",
+    "absolute_form_target",
+    "build_connect_head",
     "build_request_head",
+    "check_headers",
     "check_request_target",
+    "has_forbidden_field_chars",
+    "has_forbidden_target_chars",
+    "host_header_value",
     "http_escape",
     "query_string_from_dict",
     "stringify",
@@ -41,127 +66,9 @@ class ProtocolError(Exception):
     """The server sent something that is not a valid HTTP/1.1 response."""
 
 
-class RequestError(ValueError):
-    """The caller asked for a request that cannot be sent safely."""
-
-
 # RFC 9110 token characters, for header names.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TOKEN_STR = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# Anything that could end a line or a field early.
-_FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
-# A request target is visible ASCII only (RFC 9112 3.2); no spaces, no controls.
-_TARGET_BAD = re.compile(r"[\x00-\x20\x7f]")
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: (.*))?")
-
-
-# --------------------------------------------------------------------------- requests
-
-
-def check_request_target(method_verb: str, url: str) -> None:
-    """Apply the engine's URL shape rule (3.5 ``_check_request_url``) plus safety.
-
-    Raises RequestError with a message naming the problem.
-    """
-    if not url:
-        raise RequestError("empty URL")
-    if len(url) > limits.MAX_URL_LENGTH:
-        raise RequestError(f"URL longer than {limits.MAX_URL_LENGTH} characters")
-    if _TARGET_BAD.search(url):
-        raise RequestError("URL contains a space, CR, LF, NUL or another control character")
-    if method_verb == "CONNECT":
-        colon = url.find(":")
-        if colon <= 0 or colon == len(url) - 1:
-            raise RequestError("CONNECT needs an authority-form target 'host:port'")
-        return
-    if method_verb == "OPTIONS" and url == "*":
-        return
-    if not (url.startswith("/") or url.startswith("http://") or url.startswith("https://")):
-        raise RequestError("URL must start with '/', 'http://' or 'https://'")
-
-
-def _header_name(header: str) -> str:
-    return header.split(":", 1)[0]
-
-
-def check_headers(headers: Sequence[str]) -> None:
-    """Refuse header lines that are empty, have no name, or could inject a line."""
-    for index, header in enumerate(headers):
-        if not isinstance(header, str):
-            raise RequestError(f"header {index} is not a string")
-        if _FORBIDDEN_IN_FIELD.search(header):
-            raise RequestError(f"header {index} contains CR, LF or NUL: {header!r}")
-        if not header.strip():
-            raise RequestError(f"header {index} is empty")
-        colon = header.find(":")
-        if colon <= 0:
-            raise RequestError(f"header {index} has no 'Name:' part: {header!r}")
-        if not _TOKEN_STR.fullmatch(header[:colon]):
-            raise RequestError(f"header {index} has an invalid field name: {header[:colon]!r}")
-
-
-def _has_header(headers: Sequence[str], name: str) -> bool:
-    # The engine's rule: a case-insensitive match of "Name:" at position 0.
-    prefix = name.lower() + ":"
-    return any(h[: len(prefix)].lower() == prefix for h in headers)
-
-
-def host_header_value(host: str, port: int, use_tls: bool) -> str:
-    """``Host`` as the engine writes it, with IPv6 literals bracketed (RFC 9110 7.2)."""
-    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    if (use_tls and port == 443) or (not use_tls and port == 80):
-        return shown
-    return f"{shown}:{port}"
-
-
-def build_request_head(
-    verb: str,
-    target: str,
-    headers: Sequence[str],
-    *,
-    host: str,
-    body_length: int | None,
-    user_agent: str,
-    extra_headers: Iterable[str] = (),
-) -> bytes:
-    """Serialize a request head in the engine's header order.
-
-    ``body_length`` None means the body is streamed with chunked coding;
-    0 means no body (the engine sends no Content-Length then).
-    User headers come first, verbatim; then Host, Content-Length, User-Agent
-    and Accept unless the caller supplied them (``extra_headers`` such as
-    Proxy-Authorization are added after those).
-    """
-    check_request_target(verb, target)
-    check_headers(headers)
-    lines = [f"{verb} {target} HTTP/1.1"]
-    lines.extend(headers)
-    if host and not _has_header(headers, "Host"):
-        lines.append(f"Host: {host}")
-    user_length = _has_header(headers, "Content-Length")
-    user_te = _has_header(headers, "Transfer-Encoding")
-    if body_length is None:
-        if user_length:
-            raise RequestError("Content-Length given for a body of unknown length")
-        if not user_te:
-            lines.append("Transfer-Encoding: chunked")
-    elif user_length:
-        for h in headers:
-            if _header_name(h).strip().lower() == "content-length":
-                declared = h.split(":", 1)[1].strip()
-                if not declared.isdigit() or int(declared) != body_length:
-                    raise RequestError(
-                        f"Content-Length header says {declared!r} but the body has "
-                        f"{body_length} bytes"
-                    )
-    elif body_length > 0 and not user_te:
-        lines.append(f"Content-Length: {body_length}")
-    if not _has_header(headers, "User-Agent"):
-        lines.append(f"User-Agent: {user_agent}")
-    if not _has_header(headers, "Accept"):
-        lines.append("Accept: */*")
-    lines.extend(extra_headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
 # --------------------------------------------------------------------------- responses
@@ -537,62 +444,3 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
-
-
-# --------------------------------------------------------------------------- query strings
-
-
-def http_escape(text: str) -> str:
-    """Godot's ``String.http_escape`` (3.5): UTF-8, unreserved kept, ``%XX`` upper-case."""
-    return quote(text, safe="-._~")
-
-
-def _num(value: float) -> str:
-    # Godot's String::num: up to 14 significant digits, trailing zeros dropped.
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    integer_digits = len(str(int(abs(value)))) if abs(value) >= 1 else 0
-    decimals = max(0, 14 - integer_digits)
-    text = f"{value:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def stringify(value: object) -> str:
-    """Godot 3 ``Variant`` -> ``String`` conversion for the types a script can pass."""
-    if value is None:
-        return "Null"
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return _num(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        return "[" + ", ".join(str(b) for b in value) + "]"
-    if isinstance(value, Mapping):
-        items = ", ".join(f"{stringify(k)}:{stringify(v)}" for k, v in value.items())
-        return "{" + items + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(stringify(v) for v in value) + "]"
-    return str(value)
-
-
-def query_string_from_dict(fields: Mapping[object, object]) -> str:
-    """The engine's ``query_string_from_dict``: arrays repeat the key, null drops ``=``."""
-    parts: list[str] = []
-    for key, value in fields.items():
-        name = http_escape(stringify(key))
-        if isinstance(value, (list, tuple)):
-            parts.extend(f"{name}={http_escape(stringify(v))}" for v in value)
-        elif value is None:
-            parts.append(name)
-        else:
-            parts.append(f"{name}={http_escape(stringify(value))}")
-    return "&".join(parts)
-
