@@ -16,6 +16,19 @@ MAX_HEADER_BLOCK: Final = 64 * 1024
 #: and Dictionary size even when the block is small.
 MAX_HEADER_FIELDS: Final = 256
 
+#: Most lines in one head or trailer block, obs-fold continuations included:
+#: bounds the per-line Python work of parsing one block (fields alone don't).
+MAX_HEADER_LINES: Final = 512
+
+#: Empty lines tolerated before a status line (RFC 9112 2.2 asks for "at
+#: least one"); an endless CRLF stream must fail, not be skipped forever.
+MAX_LEADING_EMPTY_LINES: Final = 8
+
+#: Framing units (chunk lines, chunk terminators, body slices, the trailer
+#: block) one take_body() call handles: 1-byte chunks cost per unit, not per
+#: body byte, so this is what keeps one call short.
+MAX_FRAMING_STEPS: Final = 256
+
 #: Longest chunk-size line, extensions included: the size itself needs at
 #: most 16 hex digits, extensions are rare and short.
 MAX_CHUNK_LINE: Final = 4 * 1024
