@@ -539,6 +539,41 @@ def test_status_line_grammar(line: bytes, code: int, reason: str) -> None:
         assert (head.status_code, head.reason) == (code, reason)
 
 
+@pytest.mark.parametrize("split", SPLITS)
+def test_unauthenticated_close_cannot_end_a_close_delimited_body(split: str) -> None:
+    """Bug 7: a TLS EOF without close_notify (truncated=True) cannot end such a body."""
+    data = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"balance\": 10"
+    reader = ResponseReader()
+    pieces = [data] if split == "whole" else [data[i : i + 1] for i in range(len(data))]
+    head, body = None, b""
+    for piece in pieces:
+        reader.receive(piece)
+        head, more = drain(reader, head)
+        body += more
+    with pytest.raises(ProtocolError, match="without close_notify"):
+        reader.receive_eof(truncated=True)
+        drain(reader, head)
+    assert reader.failed and body == b'{"balance": 10'
+
+
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("framed", [
+    b"Content-Length: 5\r\n\r\nhello",
+    b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+])
+def test_unauthenticated_close_after_a_framed_body_is_fine(split: str, framed: bytes) -> None:
+    reader = ResponseReader()
+    data = b"HTTP/1.1 200 OK\r\n" + framed
+    pieces = [data] if split == "whole" else [data[i : i + 1] for i in range(len(data))]
+    head, body = None, b""
+    for piece in pieces:
+        reader.receive(piece)
+        head, more = drain(reader, head)
+        body += more
+    reader.receive_eof(truncated=True)
+    assert reader.done and body == b"hello"
+
+
 # ---- requests
 
 

@@ -163,6 +163,7 @@ class ResponseReader:
         self._remaining = 0  # bytes left in the body (LENGTH) or current chunk
         self._interim_seen = 0
         self._eof = False
+        self._truncated = False
         # False once a call stopped for lack of bytes; receive() sets it again.
         self._progress = False
         self.head: ResponseHead | None = None
@@ -178,13 +179,19 @@ class ResponseReader:
             self._buf += data
             self._progress = True
 
-    def receive_eof(self) -> None:
-        """The server closed its side. Ends an until-close body; else an error later."""
+    def receive_eof(self, *, truncated: bool = False) -> None:
+        """The server closed its side. Ends an until-close body; else an error later.
+
+        ``truncated``: the close was not authenticated (TLS without close_notify,
+        ``SocketStream.truncated``); then a close-delimited body is an error, since
+        anyone on the path can inject that FIN. Framed bodies are not affected.
+        """
         self._check()
         self._eof = True
+        self._truncated = truncated
         self._progress = True
         if self._state is _State.UNTIL_CLOSE and not self._buf:
-            self._state = _State.DONE
+            self._end_until_close()
 
     @property
     def buffered(self) -> int:
@@ -386,7 +393,7 @@ class ResponseReader:
         elif head.framing is Framing.UNTIL_CLOSE:
             self._state = _State.UNTIL_CLOSE
             if self._eof and not self._buf:
-                self._state = _State.DONE
+                self._end_until_close()
         else:
             self._state = _State.DONE
 
@@ -434,7 +441,7 @@ class ResponseReader:
                 if state is not _State.UNTIL_CLOSE:
                     self.consumed_direct(n)
                 elif self._eof and not self._buf:
-                    self._state = _State.DONE
+                    self._end_until_close()
             else:
                 step = _FRAMING_STEPS.get(state)
                 if step is None:
@@ -452,10 +459,18 @@ class ResponseReader:
             # line or terminator): no more bytes can ever complete it. Bytes already
             # taken are handed out first; the failure shows on the next call.
             if self._eof and self._state is _State.UNTIL_CLOSE:
-                self._state = _State.DONE
+                self._end_until_close()
             elif self._eof and not out:
                 self._fail("server closed the connection before the body ended")
         return out[0] if len(out) == 1 else b"".join(out)
+
+    def _end_until_close(self) -> None:
+        if self._truncated:
+            self._fail(
+                "the server closed the TLS connection without close_notify: "
+                "the body may be truncated"
+            )
+        self._state = _State.DONE
 
     def _line(self, limit: int, what: str) -> bytes | None:
         nl = self._buf.find(b"\n", 0, limit + 1)
