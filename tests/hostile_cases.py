@@ -443,3 +443,108 @@ class SplitStream:
 
     def close(self) -> None:
         self.closed = True
+
+
+# --------------------------------------------------------------------------- floods (budgets)
+
+
+@dataclass(frozen=True)
+class Flood:
+    """An endless or slow stream, to measure the longest single client call against it.
+
+    The server reads the request head (or, with ``proxy``, the CONNECT head), sends
+    ``prefix``, then ``unit`` ``count`` times, sleeping ``delay``
+    between units. It runs in its own process so that its sending never competes with
+    the measured client for the GIL.
+    """
+
+    name: str
+    expect: Status
+    prefix: bytes
+    unit: bytes
+    count: int = 1024
+    delay: float = 0.0
+    error: str = ""
+    read_chunk_size: int = limits.DEFAULT_READ_CHUNK_SIZE
+    read_timeout: float = 3.0
+    #: The stream is an HTTPS proxy's reply to CONNECT (the client uses it as its proxy).
+    proxy: bool = False
+    #: The flood must end within this many seconds (wall clock, loaded CI machine).
+    max_seconds: float = 10.0
+
+
+ONE_BYTE_CHUNKS = chunked_resp(b"")
+FLOODS: list[Flood] = [
+    Flood("crlf_flood", S.STATUS_CONNECTION_ERROR, b"", b"\r\n" * 4096, error="empty lines"),
+    Flood("lf_flood", S.STATUS_CONNECTION_ERROR, b"", b"\n" * 8192, error="empty lines"),
+    Flood("proxy_connect_crlf_flood", S.STATUS_CANT_CONNECT, b"", b"\r\n" * 4096,
+          error="empty lines", proxy=True),
+    Flood("one_byte_chunks", S.STATUS_CONNECTED, ONE_BYTE_CHUNKS, b"1\r\nx\r\n" * 4096,
+          count=256),
+    Flood("one_byte_chunks_16mib_reads", S.STATUS_CONNECTED, ONE_BYTE_CHUNKS,
+          b"1\r\nx\r\n" * 4096, count=256, read_chunk_size=limits.MAX_READ_CHUNK_SIZE),
+    Flood("chunk_extension_flood", S.STATUS_CONNECTED, ONE_BYTE_CHUNKS,
+          b"1;" + b"e" * (limits.MAX_CHUNK_LINE - 8) + b"\r\nx\r\n", count=1536,
+          read_chunk_size=limits.MAX_READ_CHUNK_SIZE),
+    Flood("1xx_storm", S.STATUS_CONNECTION_ERROR, b"", b"HTTP/1.1 102 Processing\r\n\r\n" * 64,
+          count=4096, error="interim"),
+    Flood("obs_fold_storm", S.STATUS_CONNECTION_ERROR, OK_HEAD + b"X-Folded: start\r\n",
+          b" more\r\n" * 512, count=2048, error="head"),
+    Flood("endless_header_lines", S.STATUS_CONNECTION_ERROR, OK_HEAD,
+          b"X-A: b\r\n" * 512, count=2048, error="head"),
+    Flood("big_body_16mib_reads", S.STATUS_CONNECTED, resp(f"Content-Length: {32 << 20}"),
+          b"\xab" * (1 << 20), count=32, read_chunk_size=limits.MAX_READ_CHUNK_SIZE),
+    Flood("slowloris_header_trickle", S.STATUS_CONNECTION_ERROR, OK_HEAD, b"X", count=1000,
+          delay=0.8, read_timeout=0.5, error="no data", max_seconds=3.0),
+]
+FLOODS_BY_NAME = {f.name: f for f in FLOODS}
+
+
+def flood_terminator(flood: Flood) -> bytes:
+    """What ends a flood that is a valid message (the last chunk of a chunked body)."""
+    return b"0\r\n\r\n" if flood.prefix == ONE_BYTE_CHUNKS else b""
+
+
+def serve_flood(listener_fd: int, name: str) -> None:
+    """Child-process body: one connection, the flood, then exit (bounded in time)."""
+    import socket as _socket
+    import time as _time
+
+    flood = FLOODS_BY_NAME[name]
+    listener = _socket.socket(fileno=listener_fd)
+    listener.settimeout(15.0)
+    stop_at = _time.monotonic() + 60.0
+    try:
+        conn, _ = listener.accept()
+    except OSError:
+        return
+    conn.settimeout(10.0)
+    try:
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 1 << 16:
+            got = conn.recv(4096)
+            if not got:
+                return
+            head += got
+        conn.sendall(flood.prefix)
+        for _ in range(flood.count):
+            if _time.monotonic() > stop_at:
+                return
+            conn.sendall(flood.unit)
+            if flood.delay:
+                _time.sleep(flood.delay)
+        conn.sendall(flood_terminator(flood))
+        # Hold the connection until the client is done with it.
+        conn.settimeout(max(0.1, stop_at - _time.monotonic()))
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_flood(int(sys.argv[1]), sys.argv[2])

@@ -89,3 +89,15 @@ READAHEAD_SIZE: Final = 1 << 20
 #: Reads at least this large go straight into the caller's buffer: the
 #: syscall is already amortised, a copy would only cost.
 DIRECT_READ_MIN: Final = 256 * 1024
+
+#: Time one client call (poll, a body read) may spend parsing and reading before
+#: it returns: the 5 ms frame promise with room for the caller's own work.
+POLL_TIME_BUDGET_S: Final = 0.002
+
+#: Wire bytes one client call takes off the socket for framed parsing (heads,
+#: chunk lines): a flood of tiny units costs per byte, so bytes bound it too.
+POLL_WIRE_BUDGET: Final = 256 * 1024
+
+#: Empty blocks pulled from an upload iterator in one poll before yielding
+#: back to the frame: an iterator of endless b"" must not spin one call.
+MAX_EMPTY_UPLOAD_BLOCKS: Final = 64
