@@ -14,7 +14,7 @@ import re
 
 from gdhttp import limits
 
-__all__ = ["FieldError", "find_block_end", "parse_fields"]
+__all__ = ["FieldError", "decode", "find_block_end", "parse_fields"]
 
 
 class FieldError(ValueError):
@@ -85,7 +85,11 @@ def parse_fields(block: bytes, *, status_line: bool) -> tuple[bytes, list[str]]:
 def _join(parts: list[bytes]) -> str:
     # One join per field: repeated concatenation made 2 MiB of folds quadratic.
     raw = parts[0] if len(parts) == 1 else b" ".join(parts)
-    raw = raw.rstrip(b" \t")
+    return decode(raw.rstrip(b" \t"))
+
+
+def decode(raw: bytes) -> str:
+    """Header text as str: UTF-8 when it is valid, else latin-1 (byte for byte)."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
