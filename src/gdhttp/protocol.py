@@ -32,10 +32,7 @@ from gdhttp import limits
 from gdhttp._wire_fields import FieldError, find_block_end, parse_fields
 from gdhttp._wire_head import Framing, ResponseHead, parse_head
 from gdhttp._wire_request import (
-    _FORBIDDEN_IN_FIELD as _FORBIDDEN_IN_FIELD,  # client.py, until it switches
-)
-from gdhttp._wire_request import (
-    _TARGET_BAD as _TARGET_BAD,  # request.py, until it switches
+    _TARGET_BAD as _TARGET_BAD,  # request.py, until it uses has_forbidden_target_chars
 )
 from gdhttp._wire_request import (
     ChunkedWriter,
