@@ -65,6 +65,8 @@ def parse_proxy(host: str, port: int) -> Proxy | None:
         host = host[1:-1]
     if not host:
         raise ValueError("empty proxy host")
+    if any(c in host for c in " \t/?#@"):
+        raise ValueError(f"invalid proxy host {host!r}")
     return Proxy(host, port, authorization)
 
 
