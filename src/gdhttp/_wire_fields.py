@@ -63,11 +63,11 @@ def parse_fields(block: bytes, *, status_line: bool) -> tuple[bytes, list[str]]:
         if raw[:1] in (b" ", b"\t"):
             # obs-fold (RFC 9112 5.2): a client may join it to the previous field.
             value = raw.lstrip(b" \t")
-            if not parts:
-                raise FieldError("continuation line before any header line")
             if not value:
                 # Looks empty but is not: the shape of a smuggled end of head.
                 raise FieldError("whitespace-only header line")
+            if not parts:
+                raise FieldError("continuation line before any header line")
             parts.append(value)
             continue
         if parts:
