@@ -290,3 +290,17 @@ def test_a_proxy_failure_does_not_show_the_proxy_password(
     _assert_hidden(client, caplog)
     # The password did go to the proxy, as Basic credentials.
     assert b"Proxy-Authorization: Basic " in server.connections[0].received
+
+
+def test_a_traceback_in_the_log_is_redacted(monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*args: object, **kwargs: object) -> bytes:
+        raise RuntimeError(f"bug while writing Authorization: Bearer {SECRET}")
+
+    monkeypatch.setattr("gdhttp.protocol.build_request_head", broken)
+    client, _ = adopted()
+    assert client.request(Method.METHOD_GET, "/", ["Host: h"]) is Error.ERR_INVALID_PARAMETER
+    assert "Authorization: ***" in client.get_error_message()
+    assert "Traceback" in caplog.text and "RuntimeError" in caplog.text
+    assert SECRET not in caplog.text
+    _assert_hidden(client, caplog)

@@ -25,7 +25,7 @@ from typing import IO, Any
 from gdhttp import limits, protocol
 from gdhttp.bodyio import BufferSink, ListSink, UploadSource, UploadSourceError, is_upload_source
 from gdhttp.client_settings import ClientSettings, guard, is_int
-from gdhttp.config import DEFAULT_USER_AGENT, ClientConfig, redact
+from gdhttp.config import DEFAULT_USER_AGENT, ClientConfig, RedactingFilter, redact
 from gdhttp.connection import Connection, Phase, ResolveError
 from gdhttp.constants import METHOD_VERBS, Error, HTTPClientConstants, Method, ResponseCode, Status
 from gdhttp.protocol import Framing, ProtocolError, RequestError, ResponseHead
@@ -42,6 +42,8 @@ from gdhttp.transport import (
 __all__ = ["DEFAULT_USER_AGENT", "HTTPClient"]
 
 log = logging.getLogger("gdhttp")
+if not any(isinstance(f, RedactingFilter) for f in log.filters):
+    log.addFilter(RedactingFilter())  # what reaches Godot's error output is redacted too
 
 _StatusEnum = Status  # the class attribute below shadows the name in the class body
 

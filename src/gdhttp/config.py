@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ from urllib.parse import unquote
 
 from gdhttp import limits, protocol, tls
 
-__all__ = ["DEFAULT_USER_AGENT", "ClientConfig", "Proxy", "parse_proxy", "parse_timeout",
-           "redact"]
+__all__ = ["DEFAULT_USER_AGENT", "ClientConfig", "Proxy", "RedactingFilter", "parse_proxy",
+           "parse_timeout", "redact"]
 
 DEFAULT_USER_AGENT: Final = "GodotEngine/3.5.stable.gdhttp (Python)"
 
@@ -96,3 +97,16 @@ def redact(text: str) -> str:
     if "uthorization" in text or "UTHORIZATION" in text:
         text = _AUTH_VALUE.sub(r"\1***", text)
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts every record of the ``gdhttp`` logger, tracebacks included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
