@@ -201,9 +201,9 @@ def run_seam(data: bytes, sizes: list[int], *, close_at_end: bool, method: Metho
                 chunk = client.read_response_body_chunk()
                 assert len(chunk) <= chunk_size
                 parts.append(chunk)
-        reader = getattr(client, "_reader", None)  # white-box: the parser's buffer
-        if reader is not None:
-            assert reader.buffered <= BUFFER_BOUND
+        conn = getattr(client, "_conn", None)  # white-box: the parser's buffer
+        if conn is not None and conn.reader is not None:
+            assert conn.reader.buffered <= BUFFER_BOUND
     error = client.get_error_message()
     assert "internal error" not in error, error
     return Run(client.get_status(), client.get_response_code() or code, b"".join(parts), headers,
