@@ -22,6 +22,7 @@ from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, Status
 from gdhttp.transport import (
     Connector,
+    Resolver,
     SocketStream,
     TlsHandshake,
     TransportError,
@@ -223,3 +224,17 @@ def test_tls_eof_says_whether_close_notify_came(
     assert _read_to_eof(stream) == b"x" * 50_000
     assert stream.truncated is (not close_notify)
     stream.close()
+
+
+# Each fails inside the resolver call itself (label too long, not encodable): no DNS query.
+@pytest.mark.parametrize("host", ["a" * 300, "bad\udcffhost", "x" * 64 + ".example"])
+def test_resolver_future_holds_only_transport_errors(host: str) -> None:
+    future = Resolver.resolve(host, 80)
+    with pytest.raises(TransportError, match=r"\w") as info:
+        future.result(timeout=WAIT_S)
+    assert "Errno" not in str(info.value)
+
+
+def test_resolver_finds_loopback() -> None:
+    addresses = Resolver.resolve("127.0.0.1", 8080).result(timeout=WAIT_S)
+    assert addresses and addresses[0][4][:2] == ("127.0.0.1", 8080)

@@ -273,7 +273,10 @@ def is_ip_literal(host: str) -> bool:
 
 
 class Resolver:
-    """getaddrinfo on a worker thread, so a slow DNS server never stalls a frame."""
+    """getaddrinfo on a worker thread, so a slow DNS server never stalls a frame.
+
+    The returned Future raises only ``TransportError`` from ``result()``.
+    """
 
     _pool: ThreadPoolExecutor | None = None
     _lock = Lock()
@@ -291,7 +294,14 @@ class Resolver:
 
 
 def _getaddrinfo(host: str, port: int) -> list[Address]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    """Resolve on the worker thread; the Future then holds a TransportError, nothing else."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        # Its errno is a resolver (EAI_*) code, not an OS one: the text is the message.
+        raise TransportError(exc.strerror or str(exc)) from exc
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise TransportError(_describe(exc)) from exc
     return [(f, t, p, c, tuple(a)) for f, t, p, c, a in infos]
 
 
