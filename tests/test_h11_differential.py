@@ -55,16 +55,24 @@ class Case:
     status: int = 0
     headers: list[tuple[str, bytes]] = field(default_factory=list)
     body: bytes = b""
+    trailers: list[tuple[str, bytes]] = field(default_factory=list)
     deliberate: set[str] = field(default_factory=set)
 
 
-Outcome = tuple[str, int, list[tuple[str, bytes]], bytes]
+Fields = list[tuple[str, bytes]]
+Outcome = tuple[str, int, Fields, bytes, Fields]
+ERROR: Outcome = ("error", 0, [], b"", [])
 
 
-def _ours(data: bytes, split: int) -> Outcome:
+def _ours(data: bytes, split: int | None) -> Outcome:
+    """Our reader fed in two pieces cut at ``split``, or one byte at a time (None)."""
     reader = ResponseReader()
     body = bytearray()
-    pieces = [data[:split], data[split:], None]
+    pieces: list[bytes | None] = (
+        [data[i : i + 1] for i in range(len(data))] if split is None
+        else [data[:split], data[split:]]
+    )
+    pieces.append(None)  # the EOF
     try:
         for piece in pieces:
             if piece is None:
@@ -81,14 +89,19 @@ def _ours(data: bytes, split: int) -> Outcome:
             if reader.done:
                 break
     except ProtocolError:
-        return ("error", 0, [], b"")
+        return ERROR
     head = reader.head
     assert head is not None and reader.done, "our reader stalled after EOF"
-    headers = []
-    for line in head.header_lines:
+    return ("ok", head.status_code, _fields(head.header_lines), bytes(body),
+            _fields(reader.trailers))
+
+
+def _fields(lines: list[str]) -> Fields:
+    out = []
+    for line in lines:
         name, _, value = line.partition(":")
-        headers.append((name.lower(), _bytes(value.strip(" \t"))))
-    return ("ok", head.status_code, headers, bytes(body))
+        out.append((name.lower(), _bytes(value.strip(" \t"))))
+    return out
 
 
 def _bytes(text: str) -> bytes:
@@ -111,6 +124,7 @@ def _theirs(data: bytes) -> Outcome:
     conn.receive_data(data)
     conn.receive_data(b"")
     status, headers, body = 0, [], bytearray()
+    trailers: Fields = []
     try:
         for _ in range(10_000):
             event = conn.next_event()
@@ -120,11 +134,12 @@ def _theirs(data: bytes) -> Outcome:
             elif isinstance(event, h11.Data):
                 body += event.data
             elif isinstance(event, h11.EndOfMessage):
-                return ("ok", status, headers, bytes(body))
+                trailers = [(n.decode().lower(), bytes(v)) for n, v in event.headers]
+                return ("ok", status, headers, bytes(body), trailers)
             elif not isinstance(event, h11.InformationalResponse):
-                return ("error", 0, [], b"")  # NEED_DATA after EOF, ConnectionClosed...
+                return ERROR  # NEED_DATA after EOF, ConnectionClosed...
     except h11.RemoteProtocolError:
-        return ("error", 0, [], b"")
+        return ERROR
     raise AssertionError("h11 did not finish")
 
 
@@ -189,7 +204,8 @@ def cases(draw: st.DrawFn) -> Case:
         framing_lines = [] if version == b"1.1" else [b"Connection: keep-alive"]
     # Rare perturbations: errors both parsers share, and the deliberate differences.
     perturb = draw(st.sampled_from(["none"] * 12 + [*sorted(AGREED_ERRORS), "ctl", "ws_fold",
-                                                     "te_and_cl", "lf_chunks", "bws_ext"]))
+                                                     "te_and_cl", "lf_chunks", "bws_ext",
+                                                     "ws_trailer"]))
     if perturb in AGREED_ERRORS:
         lines.insert(draw(st.integers(0, len(lines))), AGREED_ERRORS[perturb])
         case.error = True
@@ -237,7 +253,15 @@ def cases(draw: st.DrawFn) -> Case:
             case.deliberate.add(BWS_EXT)
         if pos < len(body):
             out += b"%x" % (len(body) - pos) + chunk_eol + body[pos:] + chunk_eol
-        out += b"0" + chunk_eol + chunk_eol
+        out += b"0" + chunk_eol
+        for name, value in draw(st.lists(st.tuples(names, values), max_size=3)):
+            out += f"{name}: {value}".encode("latin-1") + chunk_eol
+            case.trailers.append((name.lower(), value.encode("latin-1")))
+        if perturb == "ws_trailer":
+            out += b" " + chunk_eol
+            case.error = True
+            case.deliberate.add(WS_FOLD)
+        out += chunk_eol
         case.body = body
     else:
         out += body
@@ -256,14 +280,14 @@ def cases(draw: st.DrawFn) -> Case:
         case.error = True
     case.data = bytes(out)
     if case.error:
-        case.status, case.headers, case.body = 0, [], b""
+        case.status, case.headers, case.body, case.trailers = 0, [], b"", []
     return case
 
 
 def expected(case: Case) -> Outcome:
     if case.error:
-        return ("error", 0, [], b"")
-    return ("ok", case.status, case.headers, case.body)
+        return ERROR
+    return ("ok", case.status, case.headers, case.body, case.trailers)
 
 
 @DIFF
@@ -276,5 +300,6 @@ def expected(case: Case) -> Outcome:
 def test_parsers_agree_except_where_documented(case: Case, split: int) -> None:
     ours = _ours(case.data, min(split, len(case.data)))
     assert ours == expected(case), case
+    assert _ours(case.data, None) == ours, "fed one byte at a time"
     if not case.deliberate:
         assert _theirs(case.data) == ours, case
