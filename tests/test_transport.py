@@ -238,3 +238,10 @@ def test_resolver_future_holds_only_transport_errors(host: str) -> None:
 def test_resolver_finds_loopback() -> None:
     addresses = Resolver.resolve("127.0.0.1", 8080).result(timeout=WAIT_S)
     assert addresses and addresses[0][4][:2] == ("127.0.0.1", 8080)
+
+
+def test_a_closed_socket_cannot_become_a_stream() -> None:
+    sock = socket.socket()
+    sock.close()
+    with pytest.raises(TransportError, match="unusable socket"):
+        SocketStream(sock)

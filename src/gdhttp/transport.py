@@ -86,7 +86,13 @@ class SocketStream:
     """
 
     def __init__(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
+        try:
+            sock.setblocking(False)
+            # Registered once: an idle liveness check is then one poll(2) call, no exception.
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN | select.POLLPRI | select.POLLRDHUP)
+        except (OSError, ValueError) as exc:
+            raise TransportError(f"unusable socket: {_describe(exc)}") from exc
         self.sock = sock
         self.is_tls = isinstance(sock, ssl.SSLSocket)
         #: True once a TLS peer closed without close_notify (a bare FIN, maybe an
@@ -97,9 +103,6 @@ class SocketStream:
         self._ahead_view = memoryview(self._ahead)
         self._ahead_start = 0
         self._ahead_end = 0
-        # Registered once: an idle liveness check is then one poll(2) call, no exception.
-        self._poller = select.poll()
-        self._poller.register(sock.fileno(), select.POLLIN | select.POLLPRI | select.POLLRDHUP)
 
     def fileno(self) -> int:
         return self.sock.fileno()
