@@ -200,11 +200,11 @@ class ClientSettings:
             self._config.with_tls(crl_pem="", crl_check_chain=False)
             return Error.OK
         try:
-            pem = tls.read_pem_argument(pem_or_path)
+            # Only the CRL blocks are kept; any other block (a CERTIFICATE would become
+            # a trusted CA) refuses the whole text.
+            pem = tls.crl_blocks(tls.read_pem_argument(pem_or_path))
         except (OSError, ValueError) as exc:
             return self._refuse(f"set_crl: {exc}", Error.ERR_INVALID_DATA)
-        if "X509 CRL" not in pem:
-            return self._refuse("set_crl: no PEM CRL found", Error.ERR_INVALID_DATA)
         self._config.with_tls(crl_pem=pem, crl_check_chain=bool(check_chain))
         return Error.OK
 

@@ -23,7 +23,7 @@ from typing import Any
 from gdhttp import limits, protocol, tls
 from gdhttp.bodyio import BufferSink, ListSink, UploadSource
 from gdhttp.config import ClientConfig, Proxy
-from gdhttp.protocol import Framing, ProtocolError, ResponseHead, ResponseReader
+from gdhttp.protocol import Framing, ResponseHead, ResponseReader
 from gdhttp.transport import (
     Address,
     Connector,
@@ -42,6 +42,11 @@ __all__ = ["Connection", "Phase", "ResolveError"]
 
 # Send-queue item kinds: whether an item's bytes count as request body payload.
 _HEAD, _BODY, _FRAME = 0, 1, 2
+
+
+def _truncated(stream: Stream) -> bool:
+    """The EOF was not authenticated (TLS without close_notify): see ``SocketStream``."""
+    return bool(getattr(stream, "truncated", False))
 
 
 class ResolveError(TransportError):
@@ -121,7 +126,7 @@ class Connection:
         self._resolving = None
         try:
             addresses = future.result()
-        except Exception as exc:
+        except TransportError as exc:
             raise ResolveError(f"cannot resolve {self.dial_name}: {exc}") from exc
         if not addresses:
             raise ResolveError(f"no address for {self.dial_name}")
@@ -313,10 +318,8 @@ class Connection:
             if data:
                 reader.receive(data)
                 wire += len(data)
-            else:
-                reader.receive_eof()
-                if reader.read_head() is None:
-                    raise ProtocolError("server closed the connection before the response head")
+            else:  # the next read_head() returns the head, an interim one, or raises
+                reader.receive_eof(truncated=_truncated(stream))
 
     def read_body(self, sink: ListSink | BufferSink, budget: int, deadline: float,
                   blocking: bool = False) -> None:
@@ -357,7 +360,7 @@ class Connection:
                 continue
             now = self.last_io = time.monotonic()
             if not got:
-                reader.receive_eof()
+                reader.receive_eof(truncated=_truncated(stream))
             elif now >= deadline:
                 return
 
