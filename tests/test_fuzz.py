@@ -44,6 +44,11 @@ FUZZ = settings(
 
 #: What the parser may hold at once: a head up to the limit plus one framing read.
 BUFFER_BOUND = limits.MAX_HEADER_BLOCK + 2 * limits.FRAMING_READ_SIZE
+#: Most bytes one read_head() call may consume: one head and the empty lines before it.
+HEAD_CALL_BOUND = limits.MAX_HEADER_BLOCK + 2 * limits.MAX_LEADING_EMPTY_LINES
+#: Most framing bytes one take_body() call may consume besides the body bytes it returns.
+BODY_CALL_FRAMING_BOUND = (limits.MAX_FRAMING_STEPS * (limits.MAX_CHUNK_LINE + 3)
+                           + limits.MAX_TRAILER_BLOCK)
 
 FRAMING_NAMES = {"content-length", "transfer-encoding", "connection"}
 TOKEN = string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~"
@@ -290,13 +295,17 @@ def drive_reader(data: bytes, sizes: list[int], *, head_request: bool, budget: i
             # Parse while the reader says it can progress without new bytes ...
             if reader.head is None:
                 if reader.has_pending_input:
+                    before = reader.buffered
                     reader.read_head()
+                    assert before - reader.buffered <= HEAD_CALL_BOUND  # one head per call
                     continue
             else:
                 if reader.done:
                     return "done", bytes(body)
                 if reader.has_pending_input:
+                    before = reader.buffered
                     body += reader.take_body(budget)
+                    assert before - reader.buffered <= budget + BODY_CALL_FRAMING_BOUND
                     continue
                 limit = reader.direct_read_limit(budget) if direct else 0
                 if limit > 0 and pos < len(data):
