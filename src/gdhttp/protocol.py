@@ -91,6 +91,10 @@ class _State(Enum):
     DONE = "done"
     ERROR = "error"
 
+    # Members are singletons: identity hashing keeps dict/set lookups in C (the hot
+    # path looks a state up once per framing unit).
+    __hash__ = object.__hash__
+
 
 # Which states hold pure body bytes that may be read directly from the wire.
 _DIRECT_STATES = frozenset({_State.LENGTH, _State.CHUNK_DATA, _State.UNTIL_CLOSE})
