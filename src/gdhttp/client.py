@@ -102,7 +102,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         self._error_message = redact(message)
         log.info("gdhttp: %s (%s)", self._error_message, event.name)
         self._release()
-        self._headers, self._trailers, self._response_code = [], [], 0
+        self._forget_response()  # as the engine's close() on an error
         return self._go(event)
 
     # ------------------------------------------------------------------ connecting
@@ -401,6 +401,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         self._trailers = list(conn.reader.trailers)
         if conn.reader.head.framing is Framing.UNTIL_CLOSE:
             self._release()  # the engine: the end of a read-until-close body is a close()
+            self._forget_response()
             self._go(Event.BODY_EOF)
         elif conn.spent:
             self._release()

@@ -14,6 +14,7 @@ whatever a server sends, one call returns in a few milliseconds.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from concurrent.futures import Future
@@ -323,7 +324,13 @@ class Connection:
 
     def read_body(self, sink: ListSink | BufferSink, budget: int, deadline: float,
                   blocking: bool = False) -> None:
-        """Up to ``budget`` body bytes into ``sink``, within the deadline and wire budget."""
+        """Up to ``budget`` body bytes into ``sink``, within the deadline and wire budget.
+
+        ``blocking`` (the caller's blocking mode) waits for bytes and reads the
+        whole budget: no deadline, no wire budget, only the read timeout.
+        """
+        if blocking:
+            deadline = math.inf
         reader, stream = self.reader, self.stream
         assert reader is not None and stream is not None
         wire = 0
@@ -342,7 +349,7 @@ class Connection:
                 got = sink.direct(stream, direct, deadline)
                 if got:
                     reader.consumed_direct(got)
-            elif wire >= limits.POLL_WIRE_BUDGET:
+            elif wire >= limits.POLL_WIRE_BUDGET and not blocking:
                 return
             else:
                 framing = stream.recv(limits.FRAMING_READ_SIZE)
@@ -356,7 +363,6 @@ class Connection:
                 if not blocking:
                     return
                 wait_stream(stream, False, 0.05)
-                deadline = time.monotonic() + limits.POLL_TIME_BUDGET_S
                 continue
             now = self.last_io = time.monotonic()
             if not got:
