@@ -77,7 +77,8 @@ class ProtocolError(Exception):
 
 # chunk-size, optional BWS, optional extensions; CTLs are refused separately.
 _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,20})[ \t]*(;.*)?", re.DOTALL)
-_CHUNK_LINE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# Bytes a chunk line may hold (its line end already cut off): no CTL but HTAB.
+_CHUNK_LINE_OK = bytes(b for b in range(256) if (b >= 0x20 and b != 0x7F) or b == 0x09)
 
 
 class _State(Enum):
@@ -383,7 +384,7 @@ class ResponseReader:
         if line is None:
             return False
         match = _CHUNK_LINE.fullmatch(line)
-        if match is None or _CHUNK_LINE_BAD.search(line):
+        if match is None or line.translate(None, _CHUNK_LINE_OK):
             self._fail(f"invalid chunk size line {line[:40]!r}")
         size = int(match[1], 16)
         if size > limits.MAX_CHUNK_SIZE:
