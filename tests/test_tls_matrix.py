@@ -534,6 +534,14 @@ def _truncating_server(raw_server: Callable[..., RawServer], pki: Pki, response:
 UNTIL_CLOSE = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + BIG
 
 
+def test_until_close_body_cut_by_bare_fin_is_an_error(
+        pki: Pki, raw_server: Callable[..., RawServer]) -> None:
+    server = _truncating_server(raw_server, pki, UNTIL_CLOSE, close_notify=False)
+    result = run(trusting(pki), "localhost", server.port, path="/")
+    assert result.status is S.STATUS_CONNECTION_ERROR, result
+    assert "close_notify" in result.error and "truncated" in result.error
+
+
 def test_until_close_body_with_close_notify_is_complete(
         pki: Pki, raw_server: Callable[..., RawServer]) -> None:
     server = _truncating_server(raw_server, pki, UNTIL_CLOSE, close_notify=True)
@@ -590,9 +598,6 @@ def test_crl_file_carrying_a_ca_does_not_make_it_trusted(
     crl_path.write_bytes(pki.crls["root_clean"].read_bytes() + make_crl(stranger)
                          + stranger.cert_pem.bytes())
     client = trusting(pki)
-    if client.set_crl(str(crl_path)) is Error.OK:
-        # Accepted as text: the refusal then comes when the TLS context is built.
-        refused(run(client, "localhost", port), "CERTIFICATE PEM block")
-    else:
-        assert "CERTIFICATE PEM block" in client.get_error_message()
-        refused(run(client, "localhost", port), "issuer")
+    assert client.set_crl(str(crl_path)) is Error.ERR_INVALID_DATA
+    assert "CERTIFICATE PEM block" in client.get_error_message()
+    refused(run(client, "localhost", port), "issuer")
