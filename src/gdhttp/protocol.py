@@ -163,9 +163,9 @@ class ResponseReader:
     @property
     def has_pending_input(self) -> bool:
         """True when a parsing call could make progress without new bytes."""
-        return self._progress and self._state is not _State.ERROR and (
-            bool(self._buf) or self._eof
-        ) and self._state is not _State.DONE
+        if not self._progress or self._state is _State.ERROR or self._state is _State.DONE:
+            return False
+        return bool(self._buf) or self._eof
 
     @property
     def done(self) -> bool:
