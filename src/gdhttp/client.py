@@ -159,8 +159,11 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         try:
             assert conn is not None, f"no connection in {status.name}"
             if status is Status.STATUS_BODY:
-                # Body bytes are read by read_response_body_chunk(); here only the clock.
-                if conn.reader is not None and not conn.reader.has_pending_input:
+                # Body bytes are read by read_response_body_chunk(); here only the clock,
+                # which runs while the parser starves (cheap test first: this is hot).
+                timeout = self._config.read_timeout
+                if timeout > 0 and time.monotonic() - conn.last_io > timeout and not (
+                        conn.reader is not None and conn.reader.has_pending_input):
                     conn.check_silence("response body")
                 return Error.OK
             if status is Status.STATUS_CONNECTED:
