@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, Status
+
+_R = TypeVar("_R")
 
 #: Any single test wait ends after this long.
 WAIT_S = 20.0
@@ -93,3 +97,57 @@ def fetch(host: str, port: int, path: str, *, use_ssl: bool = False, verify_host
     if status is not Status.STATUS_CONNECTED:
         return Fetched(statuses=seen, final=status, error=client.get_error_message())
     return exchange(client, method, path, headers, body, seen)
+
+
+# ---- the longest single call (budgets)
+
+
+@dataclass
+class CallTimes:
+    """The longest single client call while driving one exchange, wall clock and CPU."""
+
+    calls: int = 0
+    longest_wall_s: float = 0.0
+    longest_cpu_s: float = 0.0
+    longest_name: str = ""
+    elapsed_s: float = 0.0
+    body_bytes: int = 0
+    final: Status = Status.STATUS_DISCONNECTED
+    error: str = ""
+    statuses: list[Status] = field(default_factory=list)
+
+
+def timed_call(times: CallTimes, name: str, fn: Callable[[], _R]) -> _R:
+    """Run one client call and keep the longest (CPU time is immune to a loaded machine)."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    result = fn()
+    cpu = time.thread_time() - cpu
+    wall = time.perf_counter() - wall
+    times.calls += 1
+    if cpu > times.longest_cpu_s:
+        times.longest_cpu_s, times.longest_name = cpu, name
+    times.longest_wall_s = max(times.longest_wall_s, wall)
+    return result
+
+
+def drive_timed(client: HTTPClient, times: CallTimes, limit_s: float = WAIT_S) -> CallTimes:
+    """poll() and read the body until the client settles, timing every call; bounded."""
+    start = time.monotonic()
+    deadline = start + limit_s
+    active = (Status.STATUS_RESOLVING, Status.STATUS_CONNECTING, Status.STATUS_REQUESTING,
+              Status.STATUS_BODY)
+    while client.get_status() in active:
+        assert time.monotonic() < deadline, f"still {client.get_status().name}: hang"
+        timed_call(times, "poll", client.poll)
+        got = 0
+        if client.get_status() is Status.STATUS_BODY:
+            got = len(timed_call(times, "read_response_body_chunk",
+                                 client.read_response_body_chunk))
+            times.body_bytes += got
+        record(client, times.statuses)
+        if not got:
+            time.sleep(0.0002)
+    times.elapsed_s += time.monotonic() - start
+    times.final = client.get_status()
+    times.error = client.get_error_message()
+    return times

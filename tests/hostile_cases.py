@@ -151,7 +151,7 @@ CASES: list[Case] = [
          b"<html>hello</html>\n\nmore", error="status line"),
     Case("http2_preface", S.STATUS_CONNECTION_ERROR, HTTP2_PREFACE, error="status line"),
     Case("http2_settings_frame", S.STATUS_CONNECTION_ERROR, HTTP2_SETTINGS,
-         error="before the response head"),
+         error="status line"),
     Case("http_version_2", S.STATUS_CONNECTION_ERROR, b"HTTP/2 200\r\n\r\n",
          error="status line"),
     Case("http_version_3_0", S.STATUS_CONNECTION_ERROR, b"HTTP/3.0 200 OK\r\n\r\n",
@@ -162,10 +162,11 @@ CASES: list[Case] = [
          b"HTTP/1.1  200 OK\r\nContent-Length: 0\r\n\r\n", error="status line"),
     Case("two_digit_status", S.STATUS_CONNECTION_ERROR, b"HTTP/1.1 20 OK\r\n\r\n",
          error="status line"),
+    # Not "HTTP/" in the first bytes: refused at once, not after buffering a head's worth.
     Case("binary_junk", S.STATUS_CONNECTION_ERROR, junk(4096, 1),
-         error="before the response head"),
+         error="status line"),
     Case("binary_junk_beyond_head_limit", S.STATUS_CONNECTION_ERROR,
-         junk(limits.MAX_HEADER_BLOCK + 4096, 2), error="larger than",
+         junk(limits.MAX_HEADER_BLOCK + 4096, 2), error="status line",
          max_memory=MEM_BOUND),
     Case("status_999_is_passed_through", S.STATUS_CONNECTED, resp(LEN5, body=HELLO,
          status=b"HTTP/1.1 999 Whatever\r\n"), code=999, body=HELLO, end=OPEN),
@@ -186,6 +187,27 @@ CASES: list[Case] = [
          b"HTTP/1.1 200 OK\nContent-Length: 5\nX-A: b\n\nhello", body=HELLO, end=OPEN),
     Case("leading_crlf_before_status", S.STATUS_CONNECTED,
          b"\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", body=HELLO, end=OPEN),
+    # A head ends at its first empty line in any CRLF/LF mix: this body stays body (bug 9).
+    Case("head_ending_lf_crlf_keeps_body_as_body", S.STATUS_CONNECTED,
+         b"HTTP/1.1 200 OK\r\nContent-Length: 30\n\r\nSet-Cookie: session=attacker\r\n",
+         body=b"Set-Cookie: session=attacker\r\n", end=OPEN),
+    Case("head_ending_crlf_lf_keeps_body_as_body", S.STATUS_CONNECTED,
+         b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\nSet-Cookie: session=attacker\r\n",
+         body=b"Set-Cookie: session=attacker\r\n", end=OPEN),
+    Case("too_many_leading_empty_lines", S.STATUS_CONNECTION_ERROR,
+         b"\r\n" * (limits.MAX_LEADING_EMPTY_LINES + 1) + resp(LEN5, body=HELLO),
+         error="empty lines"),
+    # RFC 9112 control characters (bug 10).
+    Case("bare_cr_in_header_value", S.STATUS_CONNECTION_ERROR,
+         resp("X-A: one\rX-B: two", LEN5, body=HELLO), error="bare CR"),
+    Case("nul_after_obs_fold", S.STATUS_CONNECTION_ERROR,
+         resp("X-Folded: one", " \x00two", LEN5, body=HELLO), error="NUL"),
+    Case("control_character_in_header_value", S.STATUS_CONNECTION_ERROR,
+         resp("X-A: a\x01b", LEN5, body=HELLO), error="control character"),
+    Case("whitespace_only_line_in_head", S.STATUS_CONNECTION_ERROR,
+         resp("X-A: a", "   ", LEN5, body=HELLO), error="whitespace-only"),
+    Case("whitespace_only_trailer_line", S.STATUS_CONNECTION_ERROR,
+         chunked_resp(b"5\r\nhello\r\n0\r\n \r\nX-Evil: 1\r\n\r\n"), error="whitespace-only"),
     # ---- header blocks ------------------------------------------------------------------
     Case("oversized_header_block", S.STATUS_CONNECTION_ERROR,
          resp("X-Big: " + "a" * (limits.MAX_HEADER_BLOCK + 10), LEN5, body=HELLO),
@@ -249,12 +271,19 @@ CASES: list[Case] = [
          resp(LEN5, body=HELLO + b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"),
          body=HELLO, end=OPEN),
     # ---- Transfer-Encoding --------------------------------------------------------------
-    Case("te_gzip_reads_until_close", S.STATUS_DISCONNECTED,
+    # Only chunked is decoded: other transfer codings would reach the caller undecoded.
+    Case("te_gzip_is_refused", S.STATUS_CONNECTION_ERROR,
          resp("Transfer-Encoding: gzip", body=b"\x1f\x8bnot-really-gzip"),
-         body=b"\x1f\x8bnot-really-gzip"),
-    Case("te_chunked_then_gzip_reads_until_close", S.STATUS_DISCONNECTED,
+         error="Transfer-Encoding"),
+    Case("te_chunked_then_gzip_is_refused", S.STATUS_CONNECTION_ERROR,
          resp("Transfer-Encoding: chunked, gzip", body=b"5\r\nhello\r\n0\r\n\r\n"),
-         body=b"5\r\nhello\r\n0\r\n\r\n"),
+         error="Transfer-Encoding"),
+    Case("te_gzip_then_chunked_is_refused", S.STATUS_CONNECTION_ERROR,
+         resp("Transfer-Encoding: gzip, chunked", body=b"5\r\nhello\r\n0\r\n\r\n"),
+         error="Transfer-Encoding"),
+    Case("http10_with_chunked_is_refused", S.STATUS_CONNECTION_ERROR,
+         b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+         error="HTTP/1.0"),
     Case("te_uppercase_chunked", S.STATUS_CONNECTED,
          resp("Transfer-Encoding: CHUNKED", body=b"5\r\nhello\r\n0\r\n\r\n"),
          body=HELLO, end=OPEN),
@@ -435,3 +464,110 @@ class SplitStream:
 
     def close(self) -> None:
         self.closed = True
+
+
+# --------------------------------------------------------------------------- floods (budgets)
+
+
+@dataclass(frozen=True)
+class Flood:
+    """An endless or slow stream, to measure the longest single client call against it.
+
+    The server reads the request head (or, with ``proxy``, the CONNECT head), sends
+    ``prefix``, then ``unit`` ``count`` times, sleeping ``delay``
+    between units. It runs in its own process so that its sending never competes with
+    the measured client for the GIL.
+    """
+
+    name: str
+    expect: Status
+    prefix: bytes
+    unit: bytes
+    count: int = 1024
+    delay: float = 0.0
+    error: str = ""
+    read_chunk_size: int = limits.DEFAULT_READ_CHUNK_SIZE
+    read_timeout: float = 3.0
+    #: The stream is an HTTPS proxy's reply to CONNECT (the client uses it as its proxy).
+    proxy: bool = False
+    #: The flood must end within this many seconds (wall clock, loaded CI machine).
+    max_seconds: float = 10.0
+
+
+ONE_BYTE_CHUNKS = chunked_resp(b"")
+FLOODS: list[Flood] = [
+    Flood("crlf_flood", S.STATUS_CONNECTION_ERROR, b"", b"\r\n" * 4096, error="empty lines"),
+    Flood("lf_flood", S.STATUS_CONNECTION_ERROR, b"", b"\n" * 8192, error="empty lines"),
+    Flood("proxy_connect_crlf_flood", S.STATUS_CANT_CONNECT, b"", b"\r\n" * 4096,
+          error="empty lines", proxy=True),
+    # 256 Ki chunks of one byte (1.5 MiB on the wire): a body budget of 16 MiB never ends a read.
+    Flood("one_byte_chunks", S.STATUS_CONNECTED, ONE_BYTE_CHUNKS, b"1\r\nx\r\n" * 4096,
+          count=64, max_seconds=20.0),
+    Flood("one_byte_chunks_16mib_reads", S.STATUS_CONNECTED, ONE_BYTE_CHUNKS,
+          b"1\r\nx\r\n" * 4096, count=64, read_chunk_size=limits.MAX_READ_CHUNK_SIZE,
+          max_seconds=20.0),
+    Flood("chunk_extension_flood", S.STATUS_CONNECTED, ONE_BYTE_CHUNKS,
+          b"1;" + b"e" * (limits.MAX_CHUNK_LINE - 8) + b"\r\nx\r\n", count=1536,
+          read_chunk_size=limits.MAX_READ_CHUNK_SIZE),
+    Flood("1xx_storm", S.STATUS_CONNECTION_ERROR, b"", b"HTTP/1.1 102 Processing\r\n\r\n" * 64,
+          count=4096, error="interim"),
+    Flood("obs_fold_storm", S.STATUS_CONNECTION_ERROR, OK_HEAD + b"X-Folded: start\r\n",
+          b" more\r\n" * 512, count=2048, error="head"),
+    Flood("endless_header_lines", S.STATUS_CONNECTION_ERROR, OK_HEAD,
+          b"X-A: b\r\n" * 512, count=2048, error="head"),
+    Flood("big_body_16mib_reads", S.STATUS_CONNECTED, resp(f"Content-Length: {32 << 20}"),
+          b"\xab" * (1 << 20), count=32, read_chunk_size=limits.MAX_READ_CHUNK_SIZE),
+    Flood("slowloris_header_trickle", S.STATUS_CONNECTION_ERROR, OK_HEAD, b"X", count=1000,
+          delay=0.8, read_timeout=0.5, error="no data", max_seconds=3.0),
+]
+FLOODS_BY_NAME = {f.name: f for f in FLOODS}
+
+
+def flood_terminator(flood: Flood) -> bytes:
+    """What ends a flood that is a valid message (the last chunk of a chunked body)."""
+    return b"0\r\n\r\n" if flood.prefix == ONE_BYTE_CHUNKS else b""
+
+
+def serve_flood(listener_fd: int, name: str) -> None:
+    """Child-process body: one connection, the flood, then exit (bounded in time)."""
+    import socket as _socket
+    import time as _time
+
+    flood = FLOODS_BY_NAME[name]
+    listener = _socket.socket(fileno=listener_fd)
+    listener.settimeout(15.0)
+    stop_at = _time.monotonic() + 60.0
+    try:
+        conn, _ = listener.accept()
+    except OSError:
+        return
+    conn.settimeout(10.0)
+    try:
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 1 << 16:
+            got = conn.recv(4096)
+            if not got:
+                return
+            head += got
+        conn.sendall(flood.prefix)
+        for _ in range(flood.count):
+            if _time.monotonic() > stop_at:
+                return
+            conn.sendall(flood.unit)
+            if flood.delay:
+                _time.sleep(flood.delay)
+        conn.sendall(flood_terminator(flood))
+        # Hold the connection until the client is done with it.
+        conn.settimeout(max(0.1, stop_at - _time.monotonic()))
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_flood(int(sys.argv[1]), sys.argv[2])

@@ -99,10 +99,11 @@ def test_connect_wrong_types_never_raise(args: tuple[Any, ...]) -> None:
 def test_https_prefix_forces_tls_and_default_port() -> None:
     c = HTTPClient()
     assert c.connect_to_host("https://127.0.0.1") is Error.OK
-    assert c._use_tls and c._port == 443
+    assert c._conn is not None and c._conn.use_tls and c._conn.port == 443
     c.close()
     assert c.connect_to_host("HTTP://127.0.0.1", -1, True) is Error.OK
-    assert c._use_tls and c._port == 443  # http:// does not turn TLS off
+    # http:// does not turn TLS off
+    assert c._conn is not None and c._conn.use_tls and c._conn.port == 443
     c.close()
 
 
@@ -175,16 +176,16 @@ def test_set_connection_refuses_null_and_junk() -> None:
 def test_proxy_setters_validate() -> None:
     c = HTTPClient()
     c.set_http_proxy("user:p%40ss@127.0.0.1", 3128)
-    assert c._http_proxy is not None and c._http_proxy.host == "127.0.0.1"
-    assert c._http_proxy.authorization == "Proxy-Authorization: Basic dXNlcjpwQHNz"
+    assert c._config.http_proxy is not None and c._config.http_proxy.host == "127.0.0.1"
+    assert c._config.http_proxy.authorization == "Proxy-Authorization: Basic dXNlcjpwQHNz"
     c.set_http_proxy("127.0.0.1", 99999)  # refused, old kept
-    assert c._http_proxy is not None and c._http_proxy.port == 3128
+    assert c._config.http_proxy is not None and c._config.http_proxy.port == 3128
     c.set_http_proxy("", 3128)  # empty host unsets
-    assert c._http_proxy is None
+    assert c._config.http_proxy is None
     c.set_https_proxy("127.0.0.1", -1)
-    assert c._https_proxy is None
+    assert c._config.https_proxy is None
     c.set_https_proxy(None, 1)  # type: ignore[arg-type]
-    assert c._https_proxy is None
+    assert c._config.https_proxy is None
 
 
 def test_tls_option_setters_validate(tmp_path: Any) -> None:

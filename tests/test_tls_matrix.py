@@ -9,6 +9,7 @@ Status (``STATUS_CONNECTED`` or ``STATUS_SSL_HANDSHAKE_ERROR``), never an except
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import ipaddress
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gdhttp import tls
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, Status
 
@@ -501,8 +503,101 @@ def test_tunnel_pin_mismatch(pki: Pki, nginx_tls_factory: Factory,
     refused(run(client, "localhost", port), "pin")
 
 
-# ---- bookkeeping
+# ---- bug 7: a close-delimited body needs the server's close_notify
 
 
-def test_matrix_size() -> None:
-    assert len(MATRIX) >= 20
+BIG = bytes(range(256)) * 400  # 100 KiB: several TLS records
+
+
+def _truncating_server(raw_server: Callable[..., RawServer], pki: Pki, response: bytes, *,
+                       close_notify: bool) -> RawServer:
+    """Send ``response`` over TLS, then end with close_notify or with a bare FIN."""
+    cert = pki.certs["valid"]
+    cert_path, key_path = pki.directory / "trunc-chain.pem", pki.directory / "trunc-key.pem"
+    cert_path.write_bytes(cert.chain_pem)
+    key_path.write_bytes(cert.key_pem)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert_path), str(key_path))
+
+    def handler(conn: raw.RawConnection) -> None:
+        conn.recv_head()
+        conn.sendall(response)
+        if close_notify and isinstance(conn.sock, ssl.SSLSocket):
+            conn.sock.settimeout(2.0)
+            with contextlib.suppress(OSError, ValueError):
+                conn.sock.unwrap()  # sends close_notify; the client's own may never come
+        # else: RawServer closes the TCP socket: a FIN without close_notify
+
+    return raw_server(handler, ssl_context=ctx)
+
+
+UNTIL_CLOSE = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + BIG
+
+
+def test_until_close_body_cut_by_bare_fin_is_an_error(
+        pki: Pki, raw_server: Callable[..., RawServer]) -> None:
+    server = _truncating_server(raw_server, pki, UNTIL_CLOSE, close_notify=False)
+    result = run(trusting(pki), "localhost", server.port, path="/")
+    assert result.status is S.STATUS_CONNECTION_ERROR, result
+    assert "close_notify" in result.error and "truncated" in result.error
+
+
+def test_until_close_body_with_close_notify_is_complete(
+        pki: Pki, raw_server: Callable[..., RawServer]) -> None:
+    server = _truncating_server(raw_server, pki, UNTIL_CLOSE, close_notify=True)
+    result = run(trusting(pki), "localhost", server.port, path="/")
+    # Like the engine, the end of a close-delimited body is a close() (code reset).
+    assert result.status is S.STATUS_DISCONNECTED, result
+    assert result.body == BIG
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_framed_body_then_bare_fin_is_fine(framing: str, pki: Pki,
+                                           raw_server: Callable[..., RawServer]) -> None:
+    """The framing says where the body ends: a missing close_notify afterwards is harmless."""
+    if framing == "length":
+        response = raw.http_response(200, BIG)
+    else:
+        response = raw.http_response(200, headers=[("Transfer-Encoding", "chunked")],
+                                     content_length=False) + raw.chunked(BIG[:5000], BIG[5000:])
+    server = _truncating_server(raw_server, pki, response, close_notify=False)
+    result = run(trusting(pki), "localhost", server.port, path="/")
+    assert result.status is S.STATUS_CONNECTED, result
+    assert result.code == 200 and result.body == BIG
+
+
+# ---- bug 6: a CRL file adds no trust
+
+
+def test_crl_blocks_keeps_only_crls(pki: Pki) -> None:
+    crl = pki.crls["root_clean"].read_text()
+    assert tls.crl_blocks("junk before\n" + crl + "trailing text\n") == crl.strip() + "\n"
+    two = pki.crls["chain_clean"].read_text()
+    assert tls.crl_blocks(two).count("BEGIN X509 CRL") == 2
+    with pytest.raises(ValueError, match="no PEM X509 CRL block"):
+        tls.crl_blocks("not a pem")
+
+
+def test_crl_carrying_a_certificate_is_refused(pki: Pki) -> None:
+    stranger = trustme.CA(organization_name="smuggled into a CRL")
+    bad = pki.crls["root_clean"].read_text() + stranger.cert_pem.bytes().decode()
+    with pytest.raises(ValueError, match=r"CERTIFICATE PEM block\(s\); only X509 CRL blocks"):
+        tls.crl_blocks(bad)
+    settings = tls.TlsSettings(ca_pem=pki.root_pem_path.read_text(), crl_pem=bad)
+    with pytest.raises(ValueError, match="would become a trusted CA"):
+        tls.context_for(settings)
+
+
+def test_crl_file_carrying_a_ca_does_not_make_it_trusted(
+        pki: Pki, nginx_tls_factory: Factory, tmp_path: Path) -> None:
+    """Bug 6: the smuggled CA's server must not become reachable."""
+    stranger = trustme.CA(organization_name="smuggled into a CRL")
+    port = serve(nginx_tls_factory, _from_trustme(stranger.issue_cert(*NAMES)))
+    crl_path = tmp_path / "evil.crl.pem"
+    # The stranger's own clean CRL too, so that leaf CRL checking alone would pass it.
+    crl_path.write_bytes(pki.crls["root_clean"].read_bytes() + make_crl(stranger)
+                         + stranger.cert_pem.bytes())
+    client = trusting(pki)
+    assert client.set_crl(str(crl_path)) is Error.ERR_INVALID_DATA
+    assert "CERTIFICATE PEM block" in client.get_error_message()
+    refused(run(client, "localhost", port), "issuer")

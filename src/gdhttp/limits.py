@@ -16,6 +16,19 @@ MAX_HEADER_BLOCK: Final = 64 * 1024
 #: and Dictionary size even when the block is small.
 MAX_HEADER_FIELDS: Final = 256
 
+#: Most lines in one head or trailer block, obs-fold continuations included:
+#: bounds the per-line Python work of parsing one block (fields alone don't).
+MAX_HEADER_LINES: Final = 512
+
+#: Empty lines tolerated before a status line (RFC 9112 2.2 asks for "at
+#: least one"); an endless CRLF stream must fail, not be skipped forever.
+MAX_LEADING_EMPTY_LINES: Final = 8
+
+#: Framing units (chunk lines, chunk terminators, body slices, the trailer
+#: block) one take_body() call handles: 1-byte chunks cost per unit, not per
+#: body byte, so this is what keeps one call short.
+MAX_FRAMING_STEPS: Final = 256
+
 #: Longest chunk-size line, extensions included: the size itself needs at
 #: most 16 hex digits, extensions are rare and short.
 MAX_CHUNK_LINE: Final = 4 * 1024
@@ -119,3 +132,18 @@ MAX_RESUME_ERROR_BODY: Final = 1024 * 1024
 #: How long the worker thread (use_threads) waits for the socket when a step
 #: made no progress: bounds cancel_request() latency and idle CPU use.
 THREAD_IDLE_WAIT_S: Final = 0.005
+
+
+# ---- HTTPClient (client.py, connection.py)
+
+#: Time one client call (poll, a body read) may spend parsing and reading before
+#: it returns: the 5 ms frame promise with room for the caller's own work.
+POLL_TIME_BUDGET_S: Final = 0.002
+
+#: Wire bytes one client call takes off the socket for framed parsing (heads,
+#: chunk lines): a flood of tiny units costs per byte, so bytes bound it too.
+POLL_WIRE_BUDGET: Final = 256 * 1024
+
+#: Empty blocks pulled from an upload iterator in one poll before yielding
+#: back to the frame: an iterator of endless b"" must not spin one call.
+MAX_EMPTY_UPLOAD_BLOCKS: Final = 64

@@ -1,36 +1,67 @@
 """Sans-IO HTTP/1.1 for one client connection: request heads out, responses in.
 
-Nothing here touches a socket or a clock. ``build_request_head`` turns the
-Godot-style arguments into bytes (refusing anything that could split a
-message); ``ResponseReader`` turns received bytes into a head and body bytes
-by RFC 9112 framing, with every buffer bounded by ``gdhttp.limits``.
+Nothing here touches a socket or a clock. The request side (heads, CONNECT,
+absolute-form targets, the chunked writer, query strings) lives in
+``_wire_request`` and is re-exported here; ``ResponseReader`` turns received
+bytes into a head and body bytes by RFC 9112 framing, with every buffer
+bounded by ``gdhttp.limits``.
+
+Work per call is bounded by wire bytes, never by what the bytes claim:
+``read_head()`` parses at most one head, ``take_body()`` handles at most
+``limits.MAX_FRAMING_STEPS`` framing units, and every search resumes where the
+last one stopped, so feeding N bytes costs O(N) however they are split.
 
 Body bytes have a direct path: when the reader's buffer is empty and the
 framing says the next N bytes on the wire are pure body, ``direct_read_limit``
 tells the caller so it can read them straight into its own buffer and report
 them with ``consumed_direct``. That keeps per-byte Python work off the body.
+
+The only exceptions raised here are ``ProtocolError`` (the server's fault) and
+``RequestError`` (the caller's). A ``ProtocolError`` is sticky: every later call
+that parses raises it again.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from enum import Enum
 from typing import NoReturn
-from urllib.parse import quote
 
 from gdhttp import limits
+from gdhttp._wire_fields import FieldError, find_block_end, parse_fields
+from gdhttp._wire_head import Framing, ResponseHead, parse_head
+from gdhttp._wire_request import (
+    ChunkedWriter,
+    RequestError,
+    absolute_form_target,
+    build_connect_head,
+    build_request_head,
+    check_headers,
+    check_request_target,
+    has_forbidden_field_chars,
+    has_forbidden_target_chars,
+    host_header_value,
+    http_escape,
+    query_string_from_dict,
+    stringify,
+)
 
 __all__ = [
+    "ChunkedWriter",
     "Framing",
     "ProtocolError",
     "RequestError",
     "ResponseHead",
     "ResponseReader",
+    "absolute_form_target",
+    "build_connect_head",
     "build_request_head",
+    "check_headers",
     "check_request_target",
+    "has_forbidden_field_chars",
+    "has_forbidden_target_chars",
+    "host_header_value",
     "http_escape",
     "query_string_from_dict",
     "stringify",
@@ -41,155 +72,10 @@ class ProtocolError(Exception):
     """The server sent something that is not a valid HTTP/1.1 response."""
 
 
-class RequestError(ValueError):
-    """The caller asked for a request that cannot be sent safely."""
-
-
-# RFC 9110 token characters, for header names.
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TOKEN_STR = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# Anything that could end a line or a field early.
-_FORBIDDEN_IN_FIELD = re.compile(r"[\r\n\x00]")
-# A request target is visible ASCII only (RFC 9112 3.2); no spaces, no controls.
-_TARGET_BAD = re.compile(r"[\x00-\x20\x7f]")
-_STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) (\d{3})(?: (.*))?")
-
-
-# --------------------------------------------------------------------------- requests
-
-
-def check_request_target(method_verb: str, url: str) -> None:
-    """Apply the engine's URL shape rule (3.5 ``_check_request_url``) plus safety.
-
-    Raises RequestError with a message naming the problem.
-    """
-    if not url:
-        raise RequestError("empty URL")
-    if len(url) > limits.MAX_URL_LENGTH:
-        raise RequestError(f"URL longer than {limits.MAX_URL_LENGTH} characters")
-    if _TARGET_BAD.search(url):
-        raise RequestError("URL contains a space, CR, LF, NUL or another control character")
-    if method_verb == "CONNECT":
-        colon = url.find(":")
-        if colon <= 0 or colon == len(url) - 1:
-            raise RequestError("CONNECT needs an authority-form target 'host:port'")
-        return
-    if method_verb == "OPTIONS" and url == "*":
-        return
-    if not (url.startswith("/") or url.startswith("http://") or url.startswith("https://")):
-        raise RequestError("URL must start with '/', 'http://' or 'https://'")
-
-
-def _header_name(header: str) -> str:
-    return header.split(":", 1)[0]
-
-
-def check_headers(headers: Sequence[str]) -> None:
-    """Refuse header lines that are empty, have no name, or could inject a line."""
-    for index, header in enumerate(headers):
-        if not isinstance(header, str):
-            raise RequestError(f"header {index} is not a string")
-        if _FORBIDDEN_IN_FIELD.search(header):
-            raise RequestError(f"header {index} contains CR, LF or NUL: {header!r}")
-        if not header.strip():
-            raise RequestError(f"header {index} is empty")
-        colon = header.find(":")
-        if colon <= 0:
-            raise RequestError(f"header {index} has no 'Name:' part: {header!r}")
-        if not _TOKEN_STR.fullmatch(header[:colon]):
-            raise RequestError(f"header {index} has an invalid field name: {header[:colon]!r}")
-
-
-def _has_header(headers: Sequence[str], name: str) -> bool:
-    # The engine's rule: a case-insensitive match of "Name:" at position 0.
-    prefix = name.lower() + ":"
-    return any(h[: len(prefix)].lower() == prefix for h in headers)
-
-
-def host_header_value(host: str, port: int, use_tls: bool) -> str:
-    """``Host`` as the engine writes it, with IPv6 literals bracketed (RFC 9110 7.2)."""
-    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    if (use_tls and port == 443) or (not use_tls and port == 80):
-        return shown
-    return f"{shown}:{port}"
-
-
-def build_request_head(
-    verb: str,
-    target: str,
-    headers: Sequence[str],
-    *,
-    host: str,
-    body_length: int | None,
-    user_agent: str,
-    extra_headers: Iterable[str] = (),
-) -> bytes:
-    """Serialize a request head in the engine's header order.
-
-    ``body_length`` None means the body is streamed with chunked coding;
-    0 means no body (the engine sends no Content-Length then).
-    User headers come first, verbatim; then Host, Content-Length, User-Agent
-    and Accept unless the caller supplied them (``extra_headers`` such as
-    Proxy-Authorization are added after those).
-    """
-    check_request_target(verb, target)
-    check_headers(headers)
-    lines = [f"{verb} {target} HTTP/1.1"]
-    lines.extend(headers)
-    if host and not _has_header(headers, "Host"):
-        lines.append(f"Host: {host}")
-    user_length = _has_header(headers, "Content-Length")
-    user_te = _has_header(headers, "Transfer-Encoding")
-    if body_length is None:
-        if user_length:
-            raise RequestError("Content-Length given for a body of unknown length")
-        if not user_te:
-            lines.append("Transfer-Encoding: chunked")
-    elif user_length:
-        for h in headers:
-            if _header_name(h).strip().lower() == "content-length":
-                declared = h.split(":", 1)[1].strip()
-                if not declared.isdigit() or int(declared) != body_length:
-                    raise RequestError(
-                        f"Content-Length header says {declared!r} but the body has "
-                        f"{body_length} bytes"
-                    )
-    elif body_length > 0 and not user_te:
-        lines.append(f"Content-Length: {body_length}")
-    if not _has_header(headers, "User-Agent"):
-        lines.append(f"User-Agent: {user_agent}")
-    if not _has_header(headers, "Accept"):
-        lines.append("Accept: */*")
-    lines.extend(extra_headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-
-
-# --------------------------------------------------------------------------- responses
-
-
-class Framing(Enum):
-    """How the body of a response is delimited on the wire."""
-
-    NONE = "none"  # no body bytes follow the head
-    LENGTH = "length"  # Content-Length bytes follow
-    CHUNKED = "chunked"  # chunked transfer coding
-    UNTIL_CLOSE = "until_close"  # everything until the server closes
-
-
-@dataclass
-class ResponseHead:
-    """A parsed final response head."""
-
-    http_version: tuple[int, int]
-    status_code: int
-    reason: str
-    #: Header lines as received ("Name: value"), stripped, in order.
-    header_lines: list[str]
-    framing: Framing
-    #: Content-Length if the response had one (also for HEAD/304), else -1.
-    content_length: int
-    chunked: bool
-    keep_alive: bool
+# chunk-size, optional BWS, optional extensions; CTLs are refused separately.
+_CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,20})[ \t]*(;.*)?", re.DOTALL)
+# Bytes a chunk line may hold (its line end already cut off): no CTL but HTAB.
+_CHUNK_LINE_OK = bytes(b for b in range(256) if (b >= 0x20 and b != 0x7F) or b == 0x09)
 
 
 class _State(Enum):
@@ -203,51 +89,88 @@ class _State(Enum):
     DONE = "done"
     ERROR = "error"
 
+    # Members are singletons: identity hashing keeps dict/set lookups in C (the hot
+    # path looks a state up once per framing unit).
+    __hash__ = object.__hash__
+
 
 # Which states hold pure body bytes that may be read directly from the wire.
 _DIRECT_STATES = frozenset({_State.LENGTH, _State.CHUNK_DATA, _State.UNTIL_CLOSE})
 
 
-@dataclass
 class ResponseReader:
     """Parses one response (skipping 1xx interim heads) from bytes fed to it.
 
-    Usage: ``receive(data)``; ``read_head()`` until it returns a head; then
-    ``take_body(n)`` / ``direct_read_limit`` + ``consumed_direct`` until
-    ``done``. ``receive_eof()`` tells it the server closed. Errors raise
-    ProtocolError and leave the reader in an error state.
+    Usage: ``receive(data)``; ``read_head()`` until it returns the final head;
+    then ``take_body(n)`` / ``direct_read_limit`` + ``consumed_direct`` until
+    ``done``. ``receive_eof()`` tells it the server closed.
+
+    Bounded work: ``read_head()`` parses at most one head per call and returns
+    None after an interim (1xx) head; ``take_body()`` stops after
+    ``limits.MAX_FRAMING_STEPS`` framing units. While ``has_pending_input`` is
+    True another call can make progress without reading the socket; a caller
+    keeps its own time budget between calls.
     """
 
-    head_request: bool = False
-    connect_request: bool = False
-    _buf: bytearray = field(default_factory=bytearray)
-    _state: _State = _State.HEAD
-    _scan_from: int = 0  # where to resume searching for the end of the head
-    _remaining: int = 0  # bytes left in the body (LENGTH) or current chunk
-    _interim_seen: int = 0
-    _trailer_bytes: int = 0
-    _eof: bool = False
-    head: ResponseHead | None = None
-    trailers: list[str] = field(default_factory=list)
+    def __init__(self, *, head_request: bool = False, connect_request: bool = False) -> None:
+        self.head_request = head_request
+        self.connect_request = connect_request
+        self._buf = bytearray()
+        self._state = _State.HEAD
+        self._error: str | None = None
+        self._scan_from = 0  # where the search for the end of a block resumes
+        self._leading = 0  # empty lines skipped before the current status line
+        self._remaining = 0  # bytes left in the body (LENGTH) or current chunk
+        self._interim_seen = 0
+        self._eof = False
+        self._truncated = False
+        # False once a call stopped for lack of bytes; receive() sets it again.
+        self._progress = False
+        self.head: ResponseHead | None = None
+        #: The last interim (1xx) head, e.g. for ``100 Continue``.
+        self.interim: ResponseHead | None = None
+        self.trailers: list[str] = []
 
     # ---- input
 
     def receive(self, data: bytes | bytearray | memoryview) -> None:
-        self._buf += data
+        self._check()
+        if data:
+            self._buf += data
+            self._progress = True
 
-    def receive_eof(self) -> None:
-        """The server closed its side. Ends an until-close body; else an error later."""
+    def receive_eof(self, *, truncated: bool = False) -> None:
+        """The server closed its side. Ends an until-close body; else an error later.
+
+        ``truncated``: the close was not authenticated (TLS without close_notify,
+        ``SocketStream.truncated``); then a close-delimited body is an error, since
+        anyone on the path can inject that FIN. Framed bodies are not affected.
+        """
+        self._check()
         self._eof = True
+        self._truncated = truncated
+        self._progress = True
         if self._state is _State.UNTIL_CLOSE and not self._buf:
-            self._state = _State.DONE
+            self._end_until_close()
 
     @property
     def buffered(self) -> int:
         return len(self._buf)
 
     @property
+    def has_pending_input(self) -> bool:
+        """True when a parsing call could make progress without new bytes."""
+        if not self._progress or self._state is _State.ERROR or self._state is _State.DONE:
+            return False
+        return bool(self._buf) or self._eof
+
+    @property
     def done(self) -> bool:
         return self._state is _State.DONE
+
+    @property
+    def failed(self) -> bool:
+        return self._state is _State.ERROR
 
     @property
     def in_body(self) -> bool:
@@ -260,143 +183,100 @@ class ResponseReader:
 
     def take_leftover(self) -> bytes:
         """Bytes received past the end of the message (a pipelining server)."""
+        self._check()
         data = bytes(self._buf)
         self._buf.clear()
         return data
 
+    def _check(self) -> None:
+        if self._error is not None:
+            raise ProtocolError(self._error)
+
+    def _fail(self, message: str) -> NoReturn:
+        self._state = _State.ERROR
+        self._error = message
+        raise ProtocolError(message)
+
     # ---- head
 
     def read_head(self) -> ResponseHead | None:
-        """Parse a complete final head from the buffer, or return None for more data."""
-        while self._state is _State.HEAD:
-            end, sep = self._find_head_end()
-            if end < 0:
-                if len(self._buf) > limits.MAX_HEADER_BLOCK:
-                    self._fail(f"response head larger than {limits.MAX_HEADER_BLOCK} bytes")
-                if self._eof:
-                    self._fail("server closed the connection before the response head ended")
-                return None
-            block = bytes(self._buf[:end])
-            del self._buf[: end + sep]
-            self._scan_from = 0
-            head = self._parse_head(block)
-            if 100 <= head.status_code < 200:
-                if head.status_code == 101:
-                    self._fail("unsolicited 101 Switching Protocols")
-                self._interim_seen += 1
-                if self._interim_seen > limits.MAX_INTERIM_RESPONSES:
-                    self._fail(f"more than {limits.MAX_INTERIM_RESPONSES} interim 1xx responses")
-                continue
+        """Parse at most one head from the buffer.
+
+        Returns the final head once it is complete (and again on later calls);
+        None when more bytes are needed or after an interim 1xx head was
+        consumed (``has_pending_input`` then says whether to call again).
+        """
+        self._check()
+        if self._state is not _State.HEAD:
+            return self.head
+        if not self._skip_leading_empty_lines():
+            self._need_more("the response head")
+            return None
+        end = find_block_end(self._buf, self._scan_from, limits.MAX_HEADER_BLOCK)
+        if end < 0:
+            self._scan_from = max(0, len(self._buf) - 2)
+            if len(self._buf) > limits.MAX_HEADER_BLOCK:
+                self._fail(f"response head larger than {limits.MAX_HEADER_BLOCK} bytes")
+            self._need_more("the response head")
+            return None
+        block = bytes(self._buf[:end])
+        del self._buf[:end]
+        self._scan_from = self._leading = 0
+        head = self._parse_head(block)
+        if head.status_code >= 200:
             self.head = head
             self._enter_body(head)
             return head
-        return self.head
+        if head.status_code == 101:
+            self._fail("unsolicited 101 Switching Protocols")
+        self._interim_seen += 1
+        if self._interim_seen > limits.MAX_INTERIM_RESPONSES:
+            self._fail(f"more than {limits.MAX_INTERIM_RESPONSES} interim 1xx responses")
+        self.interim = head
+        return None
 
-    def _find_head_end(self) -> tuple[int, int]:
-        buf = self._buf
-        start = max(0, self._scan_from - 3)
-        # Leading empty lines before a status line are tolerated (RFC 9112 2.2).
-        while buf[:2] == b"\r\n" or buf[:1] == b"\n":
-            del buf[: 2 if buf[:1] == b"\r" else 1]
-            start = 0
-        limit = min(len(buf), limits.MAX_HEADER_BLOCK + 4)
-        crlf = buf.find(b"\r\n\r\n", start, limit)
-        lf = buf.find(b"\n\n", start, limit)
-        self._scan_from = len(buf)
-        if crlf >= 0 and (lf < 0 or crlf < lf):
-            return crlf, 4
-        if lf >= 0:
-            return lf, 2
-        return -1, 0
+    def _need_more(self, what: str) -> None:
+        if self._eof:
+            self._fail(f"server closed the connection before {what} ended")
+        self._progress = False
+
+    def _skip_leading_empty_lines(self) -> bool:
+        """Drop empty lines before a status line (RFC 9112 2.2), a few at most.
+
+        False while the buffer holds nothing but (part of) such lines.
+        """
+        if self._scan_from:
+            return True  # inside a head already
+        buf, pos = self._buf, 0
+        while True:
+            if buf.startswith(b"\n", pos):
+                step = 1
+            elif buf.startswith(b"\r\n", pos):
+                step = 2
+            else:
+                break
+            pos += step
+            self._leading += 1
+            if self._leading > limits.MAX_LEADING_EMPTY_LINES:
+                self._fail(
+                    f"more than {limits.MAX_LEADING_EMPTY_LINES} empty lines before the status line"
+                )
+        if pos:
+            del buf[:pos]
+        if not buf or buf == b"\r":
+            return False
+        # Fail fast on something that is not HTTP at all, instead of buffering 64 KiB.
+        if not b"HTTP/".startswith(bytes(buf[:5])):
+            self._fail(f"malformed status line {bytes(buf[:40])!r}")
+        return True
 
     def _parse_head(self, block: bytes) -> ResponseHead:
-        raw_lines = block.split(b"\n")
-        status = _STATUS_LINE.fullmatch(raw_lines[0].rstrip(b"\r"))
-        if status is None:
-            self._fail(f"malformed status line {raw_lines[0][:80]!r}")
-        major, minor = int(status[1]), int(status[2])
-        if major != 1:
-            self._fail(f"unsupported HTTP version {major}.{minor}")
-        code = int(status[3])
-        if code < 100:
-            self._fail(f"invalid status code {code:03d}")
-        reason = _decode(status[4] or b"")
-        lines: list[str] = []
-        for raw in raw_lines[1:]:
-            raw = raw.rstrip(b"\r")
-            if not raw:
-                continue
-            if raw[:1] in (b" ", b"\t"):
-                # obs-fold: RFC 9112 5.2 lets a client join it to the previous field.
-                if not lines:
-                    self._fail("header block starts with a continuation line")
-                lines[-1] = lines[-1] + " " + _decode(raw.strip())
-                continue
-            colon = raw.find(b":")
-            if colon <= 0 or not _TOKEN.fullmatch(raw[:colon]):
-                self._fail(f"malformed header line {raw[:80]!r}")
-            if b"\x00" in raw:
-                self._fail("NUL byte in a header field")
-            lines.append(_decode(raw.strip()))
-            if len(lines) > limits.MAX_HEADER_FIELDS:
-                self._fail(f"more than {limits.MAX_HEADER_FIELDS} header fields")
-        return self._frame(major, minor, code, reason, lines)
-
-    def _frame(
-        self, major: int, minor: int, code: int, reason: str, lines: list[str]
-    ) -> ResponseHead:
-        lengths: set[int] = set()
-        codings: list[str] = []
-        connection: list[str] = []
-        for line in lines:
-            name, _, value = line.partition(":")
-            name = name.strip().lower()
-            value = value.strip()
-            if name == "content-length":
-                for part in value.split(","):
-                    part = part.strip()
-                    if not part.isdigit() or not part.isascii() or len(part) > 18:
-                        self._fail(f"invalid Content-Length {value[:40]!r}")
-                    lengths.add(int(part))
-            elif name == "transfer-encoding":
-                codings.extend(c.strip().lower() for c in value.split(",") if c.strip())
-            elif name == "connection":
-                connection.extend(c.strip().lower() for c in value.split(","))
-        if len(lengths) > 1:
-            self._fail("conflicting Content-Length values")
-        content_length = lengths.pop() if lengths else -1
-        chunked = bool(codings) and codings[-1] == "chunked"
-        if codings.count("chunked") > 1:
-            self._fail("chunked transfer coding applied more than once")
-        if codings and content_length >= 0:
-            self._fail("both Transfer-Encoding and Content-Length (request smuggling guard)")
-        if minor == 0:
-            keep_alive = "keep-alive" in connection and "close" not in connection
-        else:
-            keep_alive = "close" not in connection
-
-        no_body_status = code in (204, 304) or 100 <= code < 200
-        if self.connect_request and 200 <= code < 300:
-            framing = Framing.NONE
-        elif self.head_request or no_body_status:
-            # HEAD and 204/304 never carry a body, whatever the head claims.
-            framing = Framing.LENGTH if (self.head_request or content_length >= 0) else Framing.NONE
-            content_length = 0 if framing is Framing.LENGTH else -1
-        elif chunked:
-            framing = Framing.CHUNKED
-        elif codings:
-            framing = Framing.UNTIL_CLOSE  # RFC 9112 6.3: unknown final coding
-            keep_alive = False
-        elif content_length >= 0:
-            framing = Framing.LENGTH
-        elif not keep_alive:
-            framing = Framing.UNTIL_CLOSE
-        else:
-            # The engine's rule: no length on a keep-alive connection means no body.
-            framing = Framing.NONE
-        return ResponseHead(
-            (major, minor), code, reason, lines, framing, content_length, chunked, keep_alive
-        )
+        try:
+            return parse_head(
+                block, head_request=self.head_request, connect_request=self.connect_request
+            )
+        except FieldError as exc:
+            self._fail(str(exc))
 
     def _enter_body(self, head: ResponseHead) -> None:
         if head.framing is Framing.LENGTH:
@@ -407,7 +287,7 @@ class ResponseReader:
         elif head.framing is Framing.UNTIL_CLOSE:
             self._state = _State.UNTIL_CLOSE
             if self._eof and not self._buf:
-                self._state = _State.DONE
+                self._end_until_close()
         else:
             self._state = _State.DONE
 
@@ -415,6 +295,7 @@ class ResponseReader:
 
     def direct_read_limit(self, budget: int) -> int:
         """How many bytes may be read from the wire straight into the caller's buffer."""
+        self._check()
         if self._buf or self._state not in _DIRECT_STATES:
             return 0
         if self._state is _State.UNTIL_CLOSE:
@@ -423,6 +304,7 @@ class ResponseReader:
 
     def consumed_direct(self, n: int) -> None:
         """Account for ``n`` body bytes the caller read directly (``n`` > 0)."""
+        self._check()
         if self._state is _State.UNTIL_CLOSE:
             return
         self._remaining -= n
@@ -430,12 +312,20 @@ class ResponseReader:
             self._state = _State.DONE if self._state is _State.LENGTH else _State.CHUNK_END
 
     def take_body(self, budget: int) -> bytes:
-        """Return up to ``budget`` body bytes from the buffer, advancing the framing."""
+        """Return up to ``budget`` body bytes from the buffer, advancing the framing.
+
+        Handles at most ``limits.MAX_FRAMING_STEPS`` chunk lines, terminators and
+        trailer blocks per call; ``has_pending_input`` says whether to call again.
+        """
+        self._check()
         out: list[bytes] = []
-        while budget > 0:
+        steps = limits.MAX_FRAMING_STEPS
+        stalled = False
+        while budget > 0 and steps > 0:
             state = self._state
             if state in _DIRECT_STATES:
                 if not self._buf:
+                    stalled = True
                     break
                 n = len(self._buf) if state is _State.UNTIL_CLOSE else self._remaining
                 n = min(n, budget, len(self._buf))
@@ -445,27 +335,36 @@ class ResponseReader:
                 if state is not _State.UNTIL_CLOSE:
                     self.consumed_direct(n)
                 elif self._eof and not self._buf:
-                    self._state = _State.DONE
-            elif state is _State.CHUNK_SIZE:
-                if not self._chunk_size_line():
-                    break
-            elif state is _State.CHUNK_END:
-                if not self._chunk_end():
-                    break
-            elif state is _State.TRAILERS:
-                if not self._trailer_line():
-                    break
+                    self._end_until_close()
             else:
-                break
-        # At EOF with budget left, whatever stays buffered is an incomplete unit
-        # (a partial chunk line or terminator): no more bytes can ever complete it.
-        # Bytes already taken are handed out first; the failure shows on the next call.
-        if self._eof and budget > 0 and self._state not in (_State.DONE, _State.ERROR, _State.HEAD):
-            if self._state is _State.UNTIL_CLOSE:
-                self._state = _State.DONE
-            elif not out:
+                step = _FRAMING_STEPS.get(state)
+                if step is None:
+                    break
+                before = len(self._buf)
+                if not step(self):
+                    stalled = True
+                    break
+                # A long chunk line costs like several short ones: the cost is in bytes.
+                steps -= (before - len(self._buf)) // 1024
+            steps -= 1
+        if stalled:
+            self._progress = False
+            # At EOF, whatever stays buffered is an incomplete unit (a partial chunk
+            # line or terminator): no more bytes can ever complete it. Bytes already
+            # taken are handed out first; the failure shows on the next call.
+            if self._eof and self._state is _State.UNTIL_CLOSE:
+                self._end_until_close()
+            elif self._eof and not out:
                 self._fail("server closed the connection before the body ended")
         return out[0] if len(out) == 1 else b"".join(out)
+
+    def _end_until_close(self) -> None:
+        if self._truncated:
+            self._fail(
+                "the server closed the TLS connection without close_notify: "
+                "the body may be truncated"
+            )
+        self._state = _State.DONE
 
     def _line(self, limit: int, what: str) -> bytes | None:
         nl = self._buf.find(b"\n", 0, limit + 1)
@@ -481,17 +380,15 @@ class ResponseReader:
         line = self._line(limits.MAX_CHUNK_LINE, "chunk-size line")
         if line is None:
             return False
-        size_text = line.split(b";", 1)[0].strip(b" \t")
-        if not size_text or len(size_text) > 16 or not all(
-            c in b"0123456789abcdefABCDEF" for c in size_text
-        ):
-            self._fail(f"invalid chunk size {line[:40]!r}")
-        size = int(size_text, 16)
+        match = _CHUNK_LINE.fullmatch(line)
+        if match is None or line.translate(None, _CHUNK_LINE_OK):
+            self._fail(f"invalid chunk size line {line[:40]!r}")
+        size = int(match[1], 16)
         if size > limits.MAX_CHUNK_SIZE:
             self._fail("chunk size out of range")
         if size == 0:
             self._state = _State.TRAILERS
-            self._trailer_bytes = 0
+            self._scan_from = 0
         else:
             self._remaining = size
             self._state = _State.CHUNK_DATA
@@ -500,9 +397,9 @@ class ResponseReader:
     def _chunk_end(self) -> bool:
         """Consume the CRLF (or bare LF) after chunk data; False while it is incomplete."""
         buf = self._buf
-        if buf[:2] == b"\r\n":
+        if buf.startswith(b"\r\n"):
             del buf[:2]
-        elif buf[:1] == b"\n":
+        elif buf.startswith(b"\n"):
             del buf[:1]
         elif buf == b"\r" or not buf:
             return False
@@ -511,88 +408,36 @@ class ResponseReader:
         self._state = _State.CHUNK_SIZE
         return True
 
-    def _trailer_line(self) -> bool:
-        line = self._line(limits.MAX_TRAILER_BLOCK, "trailer block")
-        if line is None:
+    def _trailers(self) -> bool:
+        """The trailer section, parsed whole like a head once its empty line arrived."""
+        buf = self._buf
+        if not self._scan_from:
+            if buf.startswith(b"\r\n") or buf.startswith(b"\n"):
+                del buf[: 2 if buf[0] == 13 else 1]
+                self._state = _State.DONE
+                return True
+            if buf == b"\r":
+                return False
+        end = find_block_end(buf, self._scan_from, limits.MAX_TRAILER_BLOCK)
+        if end < 0:
+            self._scan_from = max(1, len(buf) - 2) if buf else 0
+            if len(buf) > limits.MAX_TRAILER_BLOCK:
+                self._fail(f"trailer block larger than {limits.MAX_TRAILER_BLOCK} bytes")
             return False
-        self._trailer_bytes += len(line) + 2
-        if self._trailer_bytes > limits.MAX_TRAILER_BLOCK:
-            self._fail(f"trailer block larger than {limits.MAX_TRAILER_BLOCK} bytes")
-        if not line.strip():
-            self._state = _State.DONE
-            return True
-        colon = line.find(b":")
-        if colon <= 0 or not _TOKEN.fullmatch(line[:colon]) or b"\x00" in line:
-            self._fail(f"malformed trailer line {line[:80]!r}")
-        self.trailers.append(_decode(line.strip()))
+        block = bytes(buf[:end])
+        del buf[:end]
+        self._scan_from = 0
+        try:
+            _, self.trailers = parse_fields(block, status_line=False)
+        except FieldError as exc:
+            self._fail(f"{exc} in the trailers")
+        self._state = _State.DONE
         return True
 
-    def _fail(self, message: str) -> NoReturn:
-        self._state = _State.ERROR
-        raise ProtocolError(message)
 
-
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-# --------------------------------------------------------------------------- query strings
-
-
-def http_escape(text: str) -> str:
-    """Godot's ``String.http_escape`` (3.5): UTF-8, unreserved kept, ``%XX`` upper-case."""
-    return quote(text, safe="-._~")
-
-
-def _num(value: float) -> str:
-    # Godot's String::num: up to 14 significant digits, trailing zeros dropped.
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    integer_digits = len(str(int(abs(value)))) if abs(value) >= 1 else 0
-    decimals = max(0, 14 - integer_digits)
-    text = f"{value:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def stringify(value: object) -> str:
-    """Godot 3 ``Variant`` -> ``String`` conversion for the types a script can pass."""
-    if value is None:
-        return "Null"
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return _num(value)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        return "[" + ", ".join(str(b) for b in value) + "]"
-    if isinstance(value, Mapping):
-        items = ", ".join(f"{stringify(k)}:{stringify(v)}" for k, v in value.items())
-        return "{" + items + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(stringify(v) for v in value) + "]"
-    return str(value)
-
-
-def query_string_from_dict(fields: Mapping[object, object]) -> str:
-    """The engine's ``query_string_from_dict``: arrays repeat the key, null drops ``=``."""
-    parts: list[str] = []
-    for key, value in fields.items():
-        name = http_escape(stringify(key))
-        if isinstance(value, (list, tuple)):
-            parts.extend(f"{name}={http_escape(stringify(v))}" for v in value)
-        elif value is None:
-            parts.append(name)
-        else:
-            parts.append(f"{name}={http_escape(stringify(value))}")
-    return "&".join(parts)
-
+# The framing units take_body() steps through, by state (transitions as data).
+_FRAMING_STEPS: dict[_State, Callable[[ResponseReader], bool]] = {
+    _State.CHUNK_SIZE: ResponseReader._chunk_size_line,
+    _State.CHUNK_END: ResponseReader._chunk_end,
+    _State.TRAILERS: ResponseReader._trailers,
+}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import ssl
 import tempfile
 from dataclasses import dataclass, field
@@ -16,7 +17,14 @@ from functools import lru_cache
 
 from gdhttp import limits, paths
 
-__all__ = ["TlsSettings", "check_pins", "context_for", "spki_sha256", "tls_version_from_name"]
+__all__ = [
+    "TlsSettings",
+    "check_pins",
+    "context_for",
+    "crl_blocks",
+    "spki_sha256",
+    "tls_version_from_name",
+]
 
 _VERSIONS = {
     "tlsv1": ssl.TLSVersion.TLSv1,
@@ -53,7 +61,10 @@ class TlsSettings:
 
 @lru_cache(maxsize=32)
 def context_for(settings: TlsSettings) -> ssl.SSLContext:
-    """Build (once) the SSLContext for these settings. Raises ssl.SSLError/OSError."""
+    """Build (once) the SSLContext for these settings.
+
+    Raises ssl.SSLError/OSError, or ValueError for CRL data that is not only CRLs.
+    """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = settings.min_version
     if settings.min_version < ssl.TLSVersion.TLSv1_2:
@@ -83,10 +94,36 @@ def context_for(settings: TlsSettings) -> ssl.SSLContext:
     return ctx
 
 
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
+)
+
+
+def crl_blocks(pem: str) -> str:
+    """Only the ``X509 CRL`` blocks of ``pem``; ValueError if it holds anything else.
+
+    CRLs reach us from a file or over plain HTTP, and OpenSSL's loader takes
+    certificates from the same file as trust anchors: a CERTIFICATE block
+    smuggled into a "CRL" would make its CA trusted. So any other block is
+    refused, and only the CRL blocks are ever handed to OpenSSL.
+    """
+    blocks = _PEM_BLOCK.findall(pem)
+    others = sorted({label for label, _ in blocks if label != "X509 CRL"})
+    if others:
+        raise ValueError(
+            f"CRL data holds {', '.join(others)} PEM block(s); only X509 CRL blocks are "
+            "accepted (a certificate there would become a trusted CA)"
+        )
+    crls = [f"-----BEGIN X509 CRL-----\n{body}-----END X509 CRL-----\n" for _, body in blocks]
+    if not crls:
+        raise ValueError("no PEM X509 CRL block found")
+    return "".join(crls)
+
+
 def _load_crl(ctx: ssl.SSLContext, pem: str) -> None:
     # OpenSSL reads CRLs only from files (cadata takes certificates only).
     with tempfile.NamedTemporaryFile("w", suffix=".pem", prefix="gdhttp-crl-") as fh:
-        fh.write(pem)
+        fh.write(crl_blocks(pem))
         fh.flush()
         ctx.load_verify_locations(cafile=fh.name)
 

@@ -1,7 +1,9 @@
 """Bytes in and out without blocking: resolver thread, TCP connect, TLS, streams.
 
-This layer knows no HTTP. It turns OS and ssl errors into ``TransportError``
-(or ``TlsError``) in one place each, so the client only deals with those.
+This layer knows no HTTP. It turns OS and ssl errors (and the ValueError of a
+closed socket) into ``TransportError`` (or ``TlsError``) in one place each, so
+the client only deals with those. Readiness is asked of ``select.poll``, which
+works for any file descriptor (``select.select`` fails at 1024 and above).
 
 The ``Stream`` protocol is the ``connection`` seam of ``HTTPClient``: any
 object with these three methods can carry the HTTP traffic (a test script
@@ -45,6 +47,9 @@ class TlsError(TransportError):
     """TLS could not be set up: handshake, verification or pin failure."""
 
 
+_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
 @runtime_checkable
 class Stream(Protocol):
     """What HTTPClient needs from a connection.
@@ -52,7 +57,8 @@ class Stream(Protocol):
     ``recv(n)`` returns up to n bytes, ``b""`` once the peer has closed, or
     ``None`` when nothing is available right now. ``send(data)`` returns how
     many bytes were accepted (0 when the stream cannot take more right now).
-    Both may raise OSError; the client turns that into a connection error.
+    ``SocketStream`` raises only ``TransportError``; a caller's own stream may
+    also raise OSError, which the client treats the same way.
     """
 
     def recv(self, n: int, /) -> bytes | None: ...
@@ -80,16 +86,23 @@ class SocketStream:
     """
 
     def __init__(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
+        try:
+            sock.setblocking(False)
+            # Registered once: an idle liveness check is then one poll(2) call, no exception.
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN | select.POLLPRI | select.POLLRDHUP)
+        except (OSError, ValueError) as exc:
+            raise TransportError(f"unusable socket: {_describe(exc)}") from exc
         self.sock = sock
         self.is_tls = isinstance(sock, ssl.SSLSocket)
+        #: True once a TLS peer closed without close_notify (a bare FIN, maybe an
+        #: attacker's): the EOF is reported as usual, and whoever knows the framing
+        #: decides whether the data before it can be trusted to be complete.
+        self.truncated = False
         self._ahead = bytearray()  # allocated on first use (limits.READAHEAD_SIZE)
         self._ahead_view = memoryview(self._ahead)
         self._ahead_start = 0
         self._ahead_end = 0
-        # Registered once: an idle liveness check is then one poll(2) call, no exception.
-        self._poller = select.poll()
-        self._poller.register(sock.fileno(), select.POLLIN | select.POLLPRI | select.POLLRDHUP)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -126,11 +139,14 @@ class SocketStream:
             return bytes(self._take(n))
         try:
             return self.sock.recv(n)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        except _WOULD_BLOCK:
             return None
         except ssl.SSLZeroReturnError:
             return b""
-        except OSError as exc:
+        except ssl.SSLEOFError:
+            self.truncated = True
+            return b""
+        except (OSError, ValueError) as exc:
             raise TransportError(_describe(exc)) from exc
 
     def recv_into(self, buffer: memoryview, /) -> int | None:
@@ -146,11 +162,14 @@ class SocketStream:
                 return self.sock.recv_into(buffer)
             view = self._ahead_buffer()
             got = self.sock.recv_into(view)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        except _WOULD_BLOCK:
             return None
         except ssl.SSLZeroReturnError:
             return 0
-        except OSError as exc:
+        except ssl.SSLEOFError:
+            self.truncated = True
+            return 0
+        except (OSError, ValueError) as exc:
             raise TransportError(_describe(exc)) from exc
         n = min(got, len(buffer))
         buffer[:n] = view[:n]
@@ -161,9 +180,9 @@ class SocketStream:
     def send(self, data: bytes | memoryview, /) -> int:
         try:
             return self.sock.send(data)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        except _WOULD_BLOCK:
             return 0
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise TransportError(_describe(exc)) from exc
 
     def wait(self, for_write: bool, timeout: float) -> None:
@@ -172,13 +191,7 @@ class SocketStream:
         fd = self.sock.fileno()
         if fd < 0:
             return
-        try:
-            if for_write:
-                select.select([], [fd], [fd], timeout)
-            else:
-                select.select([fd], [], [fd], timeout)
-        except (OSError, ValueError):
-            pass
+        _poll_once(fd, select.POLLOUT if for_write else select.POLLIN, timeout)
 
     def _tls_pending(self) -> int:
         assert isinstance(self.sock, ssl.SSLSocket)
@@ -206,7 +219,7 @@ class SocketStream:
                     self._keep(data)
                 return data
             return self.sock.recv(1, socket.MSG_PEEK)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        except _WOULD_BLOCK:
             return None  # e.g. a TLS 1.3 session ticket: no application data
 
     def pending_input(self) -> bool:
@@ -230,6 +243,21 @@ class SocketStream:
             pass
 
 
+def _poll_once(fd: int, events: int, timeout: float) -> int:
+    """Wait up to ``timeout`` s for ``events`` on ``fd``; the events seen (0 if none).
+
+    Errors and hang-ups are reported as events too: the caller's next I/O call
+    then meets the actual error and reports it.
+    """
+    poller = select.poll()
+    try:
+        poller.register(fd, events | select.POLLERR | select.POLLHUP)
+        ready = poller.poll(max(0, int(timeout * 1000)))
+    except (OSError, ValueError):
+        return select.POLLERR
+    return ready[0][1] if ready else 0
+
+
 def _describe(exc: BaseException) -> str:
     # An SSLError's errno is an OpenSSL code, not an OS one: its text is the message.
     if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError) and exc.errno is not None:
@@ -248,7 +276,10 @@ def is_ip_literal(host: str) -> bool:
 
 
 class Resolver:
-    """getaddrinfo on a worker thread, so a slow DNS server never stalls a frame."""
+    """getaddrinfo on a worker thread, so a slow DNS server never stalls a frame.
+
+    The returned Future raises only ``TransportError`` from ``result()``.
+    """
 
     _pool: ThreadPoolExecutor | None = None
     _lock = Lock()
@@ -266,7 +297,14 @@ class Resolver:
 
 
 def _getaddrinfo(host: str, port: int) -> list[Address]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    """Resolve on the worker thread; the Future then holds a TransportError, nothing else."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        # Its errno is a resolver (EAI_*) code, not an OS one: the text is the message.
+        raise TransportError(exc.strerror or str(exc)) from exc
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise TransportError(_describe(exc)) from exc
     return [(f, t, p, c, tuple(a)) for f, t, p, c, a in infos]
 
 
@@ -277,7 +315,11 @@ def literal_addresses(host: str, port: int) -> list[Address]:
 
 
 class Connector:
-    """Non-blocking TCP connect that tries each resolved address in order."""
+    """Non-blocking TCP connect that tries each resolved address in order.
+
+    Each address that fails adds one line to the final message, however many
+    polls it took.
+    """
 
     def __init__(self, addresses: list[Address], timeout: float) -> None:
         self._addresses = list(addresses)
@@ -295,13 +337,18 @@ class Connector:
             except OSError as exc:
                 self._errors.append(_describe(exc))
                 continue
-            sock.setblocking(False)
-            code = sock.connect_ex(sockaddr)
+            try:
+                sock.setblocking(False)
+                code = sock.connect_ex(sockaddr)
+            except (OSError, ValueError, TypeError) as exc:
+                code, detail = -1, _describe(exc)
+            else:
+                detail = os.strerror(code)
             if code in (0, errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
                 self._sock = sock
                 self._deadline = time.monotonic() + self._timeout
                 return
-            self._errors.append(f"{sockaddr[0]}: {os.strerror(code)}")
+            self._errors.append(f"{sockaddr[0]}: {detail}")
             sock.close()
         self._sock = None
 
@@ -309,18 +356,16 @@ class Connector:
         """Return the connected socket, None while pending; raise when all failed."""
         while self._sock is not None:
             sock = self._sock
-            try:
-                _, writable, _ = select.select([], [sock], [], 0)
-            except (OSError, ValueError) as exc:
-                writable = []
-                self._errors.append(_describe(exc))
-            if writable:
-                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if code == 0:
-                    self._sock = None
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    return sock
-                self._errors.append(os.strerror(code))
+            if _poll_once(sock.fileno(), select.POLLOUT, 0):
+                try:
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if code == 0:
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        self._sock = None
+                        return sock
+                    self._errors.append(os.strerror(code))
+                except OSError as exc:
+                    self._errors.append(_describe(exc))
             elif time.monotonic() < self._deadline:
                 return None
             else:
@@ -345,6 +390,8 @@ class TlsHandshake:
                 sock,
                 server_hostname=server_name or None,
                 do_handshake_on_connect=False,
+                # A bare FIN must not pass for the end of a close-delimited body.
+                suppress_ragged_eofs=False,
             )
         except (ssl.SSLError, OSError, ValueError) as exc:
             sock.close()
