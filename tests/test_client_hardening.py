@@ -251,7 +251,7 @@ def test_a_refused_proxy_does_not_show_its_password(caplog: pytest.LogCaptureFix
     assert client.get_error_message() == "set_http_proxy: invalid proxy host 'proxy host'"
     _assert_hidden(client, caplog)
     client.set_http_proxy(f"user:{SECRET}@proxy", 99999)
-    assert client.get_error_message() == "set_http_proxy: invalid proxy '***@proxy':99999"
+    assert client.get_error_message() == "set_http_proxy: invalid proxy '<redacted>@proxy':99999"
     _assert_hidden(client, caplog)
     client.set_https_proxy(f"user:{SECRET}@proxy\r\n", 3128)
     _assert_hidden(client, caplog)
@@ -300,7 +300,7 @@ def test_a_traceback_in_the_log_is_redacted(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr("gdhttp.protocol.build_request_head", broken)
     client, _ = adopted()
     assert client.request(Method.METHOD_GET, "/", ["Host: h"]) is Error.ERR_INVALID_PARAMETER
-    assert "Authorization: ***" in client.get_error_message()
+    assert "Authorization: <redacted>" in client.get_error_message()
     assert "Traceback" in caplog.text and "RuntimeError" in caplog.text
     assert SECRET not in caplog.text
     _assert_hidden(client, caplog)

@@ -43,6 +43,17 @@ def _open_editor(project: Path, home: Path, limit: float = 90.0) -> str:
     return output
 
 
+def _assert_registered_cleanly(output: str) -> None:
+    """The plugin's marker, and no error line that names gdhttp, the plugin or Python."""
+    assert MARKER in output, output[-4000:]
+    bad = [
+        ln for ln in output.splitlines()
+        if ("ERROR" in ln or "SCRIPT ERROR" in ln or "Traceback" in ln or "failed to load" in ln)
+        and any(w in ln.lower() for w in ("gdhttp", "plugin", "pyhttp", ".gdns", "python"))
+    ]  # fmt: skip
+    assert not bad, "\n".join(bad) + "\n---\n" + output[-4000:]
+
+
 def test_plugin_loads_in_the_editor() -> None:
     from engine.godot_harness import ensure_addon
 
@@ -57,13 +68,7 @@ def test_plugin_loads_in_the_editor() -> None:
         home = Path(tmp) / "home"
         home.mkdir()
         output = _open_editor(project, home)
-    assert MARKER in output, output[-4000:]
-    bad = [
-        ln for ln in output.splitlines()
-        if ("ERROR" in ln or "SCRIPT ERROR" in ln or "Traceback" in ln or "failed to load" in ln)
-        and any(w in ln.lower() for w in ("gdhttp", "plugin", "pyhttp", ".gdns", "python"))
-    ]  # fmt: skip
-    assert not bad, "\n".join(bad) + "\n---\n" + output[-4000:]
+    _assert_registered_cleanly(output)
     # The enabled plugin's types, and their icons, came up without complaints.
     assert "Addon 'res://addons/gdhttp" not in output and "Addon 'gdhttp'" not in output
 
@@ -78,10 +83,4 @@ def test_installed_archive_registers_both_types_in_the_editor(tmp_path: Path) ->
     home = tmp_path / "home"
     home.mkdir()
     output = _open_editor(project, home)
-    assert MARKER in output, output[-4000:]
-    bad = [
-        ln for ln in output.splitlines()
-        if ("ERROR" in ln or "SCRIPT ERROR" in ln or "Traceback" in ln or "failed to load" in ln)
-        and any(w in ln.lower() for w in ("gdhttp", "plugin", "pyhttp", ".gdns", "python"))
-    ]  # fmt: skip
-    assert not bad, "\n".join(bad) + "\n---\n" + output[-4000:]
+    _assert_registered_cleanly(output)

@@ -3,8 +3,8 @@
 ``HTTPClient`` validates what a script passes and stores it here; its
 ``Connection`` reads it: proxies when it is created, TLS settings when the
 handshake starts, timeouts whenever it checks them (as the engine does).
-Also here: ``redact()``, which keeps secrets (proxy passwords, URL userinfo,
-``Authorization`` values) out of every message the client shows or logs.
+Also here: the log filter that passes every ``gdhttp`` record through
+``gdhttp.redaction.redact`` (re-exported as ``config.redact``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import base64
 import dataclasses
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote
 
 from gdhttp import limits, protocol, tls
+from gdhttp.redaction import redact
 
 __all__ = ["DEFAULT_USER_AGENT", "ClientConfig", "Proxy", "RedactingFilter", "parse_proxy",
            "parse_timeout", "redact"]
@@ -82,21 +82,6 @@ def parse_timeout(value: object, *, allow_zero: bool) -> float | None:
     if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         return None
     return seconds
-
-
-# userinfo in a URL or a proxy string ("user:pass@", "scheme://token@"), and the value
-# of an (Proxy-)Authorization field wherever one is quoted.
-_USERINFO = re.compile(r"[^\s'\"@()]+@")
-_AUTH_VALUE = re.compile(r"(authorization\s*:\s*)[^\r\n'\"]*", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """``text`` with credentials replaced by ``***`` (for messages and logs)."""
-    if "@" in text:
-        text = _USERINFO.sub("***@", text)
-    if "uthorization" in text or "UTHORIZATION" in text:
-        text = _AUTH_VALUE.sub(r"\1***", text)
-    return text
 
 
 class RedactingFilter(logging.Filter):

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gdhttp.redaction import redact, redact_headers
+
 __all__ = [
     "ParsedURL",
     "header_name",
@@ -24,17 +26,6 @@ __all__ = [
 # Spaces and control characters can't appear in a URL we send (request-line injection).
 _URL_BAD = re.compile(r"[\x00-\x20\x7f]")
 
-#: Header names whose values are secrets: never echoed in messages or logs.
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
-
-# "scheme://user:pass@" -> "scheme://<redacted>@"; also bare "user:pass@host" (proxy strings).
-_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/?#@\s'\"]*@")
-_BARE_USERINFO = re.compile(r"(?<![\w/])[^\s/@:'\"]+:[^\s/@'\"]*@(?=[\w\[])")
-# "Authorization: Basic abc" as it may appear inside a message or a repr().
-_SECRET_FIELD = re.compile(
-    r"(?i)\b(authorization|proxy-authorization|cookie)(\s*:\s*)([^'\"\r\n\\]*)")
-
-REDACTED = "<redacted>"
 
 
 @dataclass(frozen=True)
@@ -122,21 +113,3 @@ def header_value(headers: Iterable[str], name: str) -> str | None:
 
 def without_headers(headers: Iterable[str], names: frozenset[str]) -> list[str]:
     return [h for h in headers if header_name(h) not in names]
-
-
-def redact(text: str) -> str:
-    """``text`` without URL userinfo or credential header values."""
-    text = _USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    text = _BARE_USERINFO.sub(REDACTED + "@", text)
-    return _SECRET_FIELD.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
-
-
-def redact_headers(text: str, headers: Iterable[object]) -> str:
-    """``redact(text)``, and also any secret header value of ``headers`` quoted in it."""
-    for line in headers:
-        if isinstance(line, str) and ":" in line and header_name(line) in SECRET_HEADERS:
-            value = line.split(":", 1)[1].strip()
-            if value:
-                for form in (repr(value)[1:-1], value):
-                    text = text.replace(form, REDACTED)
-    return redact(text)
