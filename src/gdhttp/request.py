@@ -401,8 +401,14 @@ class HTTPRequest(HTTPRequestConstants):
             self._error_message = completion.message
         if completion.result != Result.RESULT_SUCCESS:
             log.info("gdhttp: HTTPRequest %s: %s", completion.result.name, self._error_message)
+        # With use_threads this runs in the worker while the node asks is_requesting()
+        # each frame: the request must end and its completion appear in one step, or the
+        # node can see neither, stop stepping and never deliver it.
+        self._outbox.put_completion(completion.signal_args(), ending=self._not_requesting)
         self._cleanup()
-        self._outbox.put_completion(completion.signal_args())
+
+    def _not_requesting(self) -> None:
+        self._requesting = False
 
     def _internal_error(self, where: str, exc: Exception) -> None:
         """The boundary's second half: record the bug; end a running request."""
@@ -494,7 +500,7 @@ class HTTPRequest(HTTPRequestConstants):
         completion, so a driver that stops calling process() once this is False
         never loses a completion.
         """
-        return self._requesting or self._outbox.completion_waiting
+        return self._outbox.running(lambda: self._requesting)
 
     def get_redirect_count(self) -> int:
         """Redirects followed by the current/last request."""
