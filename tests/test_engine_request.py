@@ -204,6 +204,14 @@ def test_body_size_and_downloaded_counters(side_by_side: dict[str, Any]) -> None
             assert r["py"][key] == r["native"][key] == 1024, key
 
 
+def test_body_size_after_the_redirect_limit_is_unknown(side_by_side: dict[str, Any]) -> None:
+    """The engine never reads a redirect's body length: get_body_size() stays -1."""
+    for threads in (False, True):
+        for name in ("redirect_limit", "redirect_limit_zero"):
+            r = side_by_side["results"][(name, threads)]
+            assert r["py"]["body_size_reported"] == r["native"]["body_size_reported"] == -1, name
+
+
 def test_api_suite() -> None:
     ensure_addon()
     run = run_suite("request_api.gd", timeout=60)

@@ -312,3 +312,18 @@ def test_decoder_bounds_each_step_and_handles_members() -> None:
 def test_decoder_errors(encoding: str, data: bytes) -> None:
     with pytest.raises(DecodeError, match=r"corrupt|short|ended|after the end"):
         _decode_in_pieces(encoding, data, 5)
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("http://example.com:0/", "port 0 is out of range (1-65535)"),
+    ("http://example.com:99999/x", "port 99999 is out of range (1-65535)"),
+    ("https://[::1]:70000/", "port 70000 is out of range (1-65535)"),
+    ("http://example.com:8o/", "invalid port '8o'"),
+    ("ftp://example.com/", "must start with http:// or https://"),
+    ("http:///path", "no valid host"),
+])
+def test_refused_url_says_why(url: str, reason: str) -> None:
+    r = HTTPRequest()
+    r.set_in_tree(True)
+    assert r.request(url) == Error.ERR_INVALID_PARAMETER
+    assert reason in r.get_error_message()

@@ -266,13 +266,15 @@ class Attempt:
         self.has_head = True
         self.code = code = client.get_response_code()
         self.response_headers = headers = tuple(client.get_response_headers())
-        self.body_len = client.get_response_body_length()
         if code in REDIRECT_CODES:
             location = header_value(headers, "location")
             if location:
                 target = parse_url(urljoin(self.url.geturl(), location))
                 if target is not None:
+                    # As the engine: a redirect's body length is never read, so
+                    # get_body_size() stays -1 (also at the redirect limit).
                     return Redirect(target, code, headers)
+        self.body_len = client.get_response_body_length()
         if self.plan is not None:
             early = self._check_resume(code, headers)
             if early is not None:

@@ -43,7 +43,7 @@ from gdhttp.decoders import DECODE_STEP, DecodeError, Decoder
 from gdhttp.events import Hook, Outbox
 from gdhttp.multipart import BodySource, FileBody, MultipartForm
 from gdhttp.resume import plan_resume
-from gdhttp.urls import ParsedURL, header_value, parse_url, redact, redact_headers
+from gdhttp.urls import ParsedURL, header_value, parse_url, redact, redact_headers, url_problem
 from gdhttp.worker import GO_ON, NAP, StepThread, Wait
 
 __all__ = [
@@ -243,7 +243,7 @@ class HTTPRequest(HTTPRequestConstants):
                                 "it to complete or cancel it", Error.ERR_BUSY)
         parsed = parse_url(url)
         if parsed is None:
-            return self._refuse(f"request: invalid URL {url!r} (http:// or https:// needed)",
+            return self._refuse(f"request: invalid URL {url!r}: {url_problem(url)}",
                                 Error.ERR_INVALID_PARAMETER)
         if not _is_int(method) or not 0 <= method < Method.METHOD_MAX:
             return self._refuse(f"request: invalid method {method!r}",

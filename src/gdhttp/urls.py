@@ -98,6 +98,28 @@ def parse_url(url: object) -> ParsedURL | None:
     return ParsedURL(use_ssl, host.lower(), port, path)
 
 
+def url_problem(url: object) -> str:
+    """Why ``parse_url`` refused ``url``, in words a script author can act on."""
+    if not isinstance(url, str):
+        return "the URL must be a String"
+    if not url:
+        return "empty URL"
+    if _URL_BAD.search(url):
+        return "the URL contains a space or a control character"
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return "the URL must start with http:// or https://"
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+    host_port = authority.rpartition("]")[2]  # after an IPv6 literal, or all of it
+    if host_port.count(":") == 1:
+        port_text = host_port.partition(":")[2]
+        if not port_text.isascii() or not port_text.isdigit():
+            return f"invalid port {port_text!r}"
+        if not 0 < int(port_text) <= 65535:
+            return f"port {int(port_text)} is out of range (1-65535)"
+    return "no valid host"
+
+
 def header_name(line: str) -> str:
     return line.split(":", 1)[0].strip().lower()
 
