@@ -625,8 +625,15 @@ class DevHTTPServer(http.server.ThreadingHTTPServer):
         return sock, addr
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if self.verbose:
-            super().handle_error(request, client_address)
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ssl.SSLError, ConnectionError, TimeoutError)):
+            # A client that went away (an unknown CA, a reset after a cancel) is routine
+            # for a demo server: one line, not a traceback.
+            host, port = client_address[:2]
+            print(f"devserver: client {host}:{port} went away: {exc}", file=sys.stderr,
+                  flush=True)
+            return
+        super().handle_error(request, client_address)  # a bug of ours: the traceback
 
     @property
     def port(self) -> int:
@@ -674,9 +681,18 @@ class DevServer:
             t.join(timeout=5)
 
 
+def _endpoints_help() -> str:
+    """The endpoint list of this module's docstring, for --help."""
+    doc = __doc__ or ""
+    start = doc.find("Endpoints")
+    return doc[start:].rstrip() if start >= 0 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m devserver",
-                                 description="gdhttp's local demo server (HTTP and HTTPS)")
+    ap = argparse.ArgumentParser(
+        prog="python -m devserver",
+        description="gdhttp's local demo server (HTTP and HTTPS on loopback)",
+        epilog=_endpoints_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--http-port", type=int, default=0, help="0 picks a free port")
     ap.add_argument("--https-port", type=int, default=0, help="0 picks a free port")

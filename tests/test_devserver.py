@@ -50,14 +50,14 @@ class Running:
         return http.client.HTTPSConnection(host, self.https_port, context=ctx, timeout=10)
 
 
-def start_devserver(tmp: Path, *extra: str) -> Running:
+def start_devserver(tmp: Path, *extra: str, stderr: int | None = None) -> Running:
     data_dir = tmp / "data"
     ca = tmp / "trust" / "ca.pem"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
     proc = subprocess.Popen(
         [sys.executable, "-m", "devserver", "--http-port", "0", "--https-port", "0",
          "--data-dir", str(data_dir), "--ca-pem", str(ca), *extra],
-        stdout=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.startswith("READY "):
@@ -288,3 +288,27 @@ def test_parse_multipart_truncated() -> None:
     body = multipart([("a", None, b"x" * 100)], boundary="bnd")
     with pytest.raises(BadRequest):
         parse_multipart(iter([body[:-10]]), "bnd")
+
+
+def test_help_lists_the_endpoints() -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "src")]))
+    out = subprocess.run([sys.executable, "-m", "devserver", "--help"], capture_output=True,
+                         text=True, env=env, timeout=30, check=True).stdout
+    for endpoint in ("/files/manifest.json", "/chunked/<name>", "PUT  /upload/<name>",
+                     "/redirect/<n>", "/status/<code>", "/gzip"):
+        assert endpoint in out, endpoint
+
+
+def test_a_client_that_goes_away_is_one_line(tmp_path: Path) -> None:
+    r = start_devserver(tmp_path, "--big-size", "1000", stderr=subprocess.PIPE)
+    untrusting = ssl.create_default_context()  # does not know the devserver's CA
+    with socket.create_connection(("127.0.0.1", r.https_port), timeout=5) as raw, \
+            pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
+        untrusting.wrap_socket(raw, server_hostname="localhost")
+    time.sleep(0.5)  # the handler thread logs the abort
+    r.proc.send_signal(signal.SIGINT)
+    assert r.proc.wait(timeout=10) == 0
+    assert r.proc.stderr is not None
+    err = r.proc.stderr.read()
+    assert "Traceback" not in err, err
+    assert len([ln for ln in err.splitlines() if "went away" in ln]) == 1, err
