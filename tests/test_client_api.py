@@ -152,7 +152,7 @@ def test_request_bad_input_is_refused(args: tuple[Any, ...]) -> None:
         assert c.get_status() is Status.STATUS_CONNECTED
         assert c.get_error_message()
         peer.setblocking(False)
-        with pytest.raises(BlockingIOError):
+        with pytest.raises(BlockingIOError, match="temporarily unavailable"):
             peer.recv(1)  # nothing was sent
     finally:
         c.close()

@@ -286,7 +286,7 @@ def test_parse_multipart_headerless_part_and_preamble() -> None:
 
 def test_parse_multipart_truncated() -> None:
     body = multipart([("a", None, b"x" * 100)], boundary="bnd")
-    with pytest.raises(BadRequest):
+    with pytest.raises(BadRequest, match="ended before its closing boundary"):
         parse_multipart(iter([body[:-10]]), "bnd")
 
 

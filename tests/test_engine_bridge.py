@@ -19,7 +19,7 @@ def addon() -> None:
 def test_bridge_suite() -> None:
     run = run_suite("bridge_suite.gd", verbose=True)
     assert run.returncode == 0 and not run.failed, run.describe()
-    assert run.result_line.startswith("RESULT passed=") and len(run.passed) >= 70
+    assert run.result_line.startswith("RESULT passed=") and len(run.passed) == 72
     # The error paths print through Godot's error output, with the Python traceback.
     assert "RuntimeError: raised on purpose by the bridge suite" in run.stderr
     assert "takes 4 arguments, got 1" in run.stderr
