@@ -6,6 +6,7 @@ A suite prints ``PASS <name>`` / ``FAIL <name>: <why>`` lines and ends with
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -48,6 +49,16 @@ class Run:
     def describe(self) -> str:
         tail = "\n".join(self.output.splitlines()[-60:])
         return f"rc={self.returncode} failed={self.failed}\n--- output tail ---\n{tail}"
+
+
+@functools.cache
+def engine_version() -> tuple[int, int]:
+    """(major, minor) of the engine under test, from ``--version`` ("3.6.stable...")."""
+    out = subprocess.run([GODOT, "--version"], capture_output=True, text=True, timeout=60,
+                         check=False).stdout
+    match = re.search(r"(\d+)\.(\d+)", out)
+    assert match, f"{GODOT} --version said {out!r}"
+    return int(match[1]), int(match[2])
 
 
 def ensure_addon() -> None:
