@@ -43,6 +43,7 @@ from gdhttp.decoders import DECODE_STEP, DecodeError, Decoder
 from gdhttp.events import Hook, Outbox
 from gdhttp.multipart import BodySource, FileBody, MultipartForm
 from gdhttp.resume import plan_resume
+from gdhttp.session import Session, default_session
 from gdhttp.urls import ParsedURL, header_value, parse_url, redact, redact_headers
 from gdhttp.worker import GO_ON, NAP, StepThread, Wait
 
@@ -107,8 +108,12 @@ class HTTPRequest(HTTPRequestConstants):
 
     Result = Result  # and the members as constants (HTTPRequest.RESULT_SUCCESS), inherited
 
-    def __init__(self, client: HTTPClient | None = None) -> None:
+    def __init__(self, client: HTTPClient | None = None,
+                 session: Session | bool | None = True) -> None:
         self._client = client if client is not None else HTTPClient()
+        #: Keep-alive pool, cookies, env proxies; None: a fresh connection per request.
+        self._session: Session | None = default_session() if session is True \
+            else (session or None)
         self._client.set_read_chunk_size(65536)
         # _lock guards the request (held for a whole step, also by the worker thread);
         # the outbox's lock only the events and the timeout clock, so that process() on
@@ -266,7 +271,7 @@ class HTTPRequest(HTTPRequestConstants):
         plan = plan_resume(self._download_file, headers) \
             if self._download_resume and self._download_file else None
         attempt = Attempt(self._client, parsed, Method(method), headers, body, source,
-                          options, plan)
+                          options, plan, session=self._session)
 
         if self._worker is not None:
             self._stop_worker()  # a finished request's worker may still be exiting
@@ -313,9 +318,9 @@ class HTTPRequest(HTTPRequestConstants):
         self._generation += 1
         self._requesting = False
         self._connect_failed = False
-        self._client.close()
         if self._attempt is not None:
-            self._attempt.close()
+            self._attempt.close()  # first: a reusable connection goes back to the session
+        self._client.close()
 
     def is_in_tree(self) -> bool:
         return self._in_tree
@@ -385,8 +390,8 @@ class HTTPRequest(HTTPRequestConstants):
                                       message=f"more than {self._max_redirects} redirects"))
             return
         self._note_progress()
-        self._client.close()
         attempt.close()
+        self._client.close()
         log.debug("gdhttp: redirect %d to %s", redirect.code, redirect.target.geturl())
         self._attempt = nxt = attempt.follow(redirect)
         self._last_download_report = -1
@@ -506,6 +511,18 @@ class HTTPRequest(HTTPRequestConstants):
 
     client = property(get_client)
 
+    def get_session(self) -> Session | None:
+        """The session whose connections (and cookies) requests use; None: none."""
+        return self._session
+
+    @_boundary(Error.ERR_INVALID_PARAMETER)
+    def set_session(self, session: Session | None) -> Error:
+        """Use ``session`` (None: a fresh connection per request, as the engine)."""
+        return self._set("session", session, session is None or isinstance(session, Session),
+                         "a gdhttp.Session or None")
+
+    session = _property(get_session, set_session)
+
     @_boundary(None)
     def set_http_proxy(self, host: str, port: int) -> None:
         self._client.set_http_proxy(host, port)
@@ -617,6 +634,8 @@ class HTTPRequest(HTTPRequestConstants):
         try:
             if self._worker is not None:
                 self._worker.stop()
+            if self._attempt is not None:
+                self._attempt.close()  # a queued or running request leaves the pool whole
             self._client.close()
         except Exception:  # interpreter shutdown: nothing left to report to
             pass
