@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gdhttp.constants import Method, Result
+from gdhttp.constants import Method, Result, Status
 from gdhttp.request import HTTPRequest
 from gdhttp.session import Session, default_session
 from gdhttp.tls import spki_sha256
@@ -20,6 +20,7 @@ from sessionutil import nginx_connections, run_all, run_one
 
 from servers.nginx import NginxServer, start_nginx
 from servers.raw import close, http_response, read_request, send
+from servers.raw import sleep as time_pause
 
 OK = int(Result.RESULT_SUCCESS)
 
@@ -226,3 +227,60 @@ def test_tls_settings_separate_keys(nginx_https: Any) -> None:
     r.get_client().set_trusted_certificates(ca)
     assert run_one(r, url)[0] == OK
     assert other.get_stats()["opened"] == 1 and session.get_stats()["reused"] == 1
+
+
+class _CountingStream:
+    """Wraps a pooled connection's stream and counts every call made on it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.calls = inner, 0
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls += 1
+        return getattr(self.inner, name)
+
+
+def test_idle_connections_cost_nothing_per_frame(short_nginx: NginxServer,
+                                                 raw_server: Callable[..., Any]) -> None:
+    session = Session()
+    r = HTTPRequest(session=session)
+    assert run_one(r, short_nginx.url("/?frames=1"))[0] == OK
+    ((conn, _),) = [item for queue in session.pool._idle.values() for item in queue]
+    counting = _CountingStream(conn.stream)
+    conn.stream = counting  # type: ignore[assignment]
+    # Another origin's request stepped over many frames, and idle nodes processed.
+    slow = raw_server([read_request(), time_pause(0.3), send(http_response(200, b"late"))])
+    other = HTTPRequest(session=session)
+    assert run_one(other, slow.url("/late"))[3] == b"late"
+    for _ in range(100):
+        r.process(0.016)
+    assert counting.calls == 0
+    # It is looked at (one liveness peek) only when a request asks for its origin.
+    assert run_one(r, short_nginx.url("/?frames=2"))[0] == OK
+    assert counting.calls > 0 and session.get_stats()["reused"] == 1
+
+
+def test_stray_bytes_on_an_idle_connection_are_never_a_response(
+        raw_server: Callable[..., Any]) -> None:
+    forged = http_response(200, b"forged")
+    srv = raw_server(scripts=[[read_request(), send(http_response(200, b"one") + forged),
+                               read_request(), send(http_response(200, b"two"))],
+                              [read_request(), send(http_response(200, b"fresh"))]])
+    session = Session()
+    r = HTTPRequest(session=session)
+    assert run_one(r, srv.url("/1"))[3] == b"one"
+    time.sleep(0.05)
+    result, code, _, body = run_one(r, srv.url("/2"))
+    assert (result, code, body) == (OK, 200, b"fresh")
+    assert session.get_stats()["reused"] == 0
+
+
+def test_queued_request_reports_connecting(short_nginx: NginxServer) -> None:
+    session = Session(max_per_origin=1)
+    busy, queued = HTTPRequest(session=session), HTTPRequest(session=session)
+    assert busy.request(short_nginx.url("/slow/odd-100003.bin?status=1")) == 0
+    assert queued.request(short_nginx.url("/?status=2")) == 0
+    assert queued.get_http_client_status() == Status.STATUS_CONNECTING  # as a fresh connect
+    busy.cancel_request()
+    queued.cancel_request()
+    assert queued.get_http_client_status() == Status.STATUS_DISCONNECTED

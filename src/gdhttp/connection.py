@@ -385,7 +385,9 @@ class Connection:
         reader = self.reader
         return (self.phase is Phase.READY and self.stream is not None and not self.spent
                 and not self.sending and (reader is None or (
-                    reader.done and reader.head is not None and reader.head.keep_alive
+                    # Bytes after the response (read with it) were never asked for.
+                    reader.done and not reader.buffered
+                    and reader.head is not None and reader.head.keep_alive
                     and reader.head.framing is not Framing.UNTIL_CLOSE)))
 
     # ------------------------------------------------------------------ liveness

@@ -475,6 +475,11 @@ class HTTPRequest(HTTPRequestConstants):
     # ------------------------------------------------------------------ getters
 
     def get_http_client_status(self) -> Status:
+        """The client's Status; STATUS_CONNECTING while waiting for a session's slot."""
+        attempt = self._attempt
+        if self._requesting and attempt is not None and attempt.lease is not None \
+                and attempt.lease.waiting:
+            return Status.STATUS_CONNECTING
         return self._client.get_status()
 
     def get_downloaded_bytes(self) -> int:
