@@ -184,6 +184,12 @@ class Attempt:
             self.lease.release()
         self._close_files()
 
+    def abandon(self) -> None:
+        """From a finalizer: give the session's slot back later, close the files now."""
+        if self.lease is not None:
+            self.lease.abandon()
+        self._close_files()
+
     def _close_files(self) -> None:
         self._close_source()
         file, self._file = self._file, None

@@ -10,7 +10,9 @@ waiting or granted ticket. Both hand freed slots to the oldest waiters.
 
 The pool does no I/O per frame: idle connections are only looked at when a
 request asks for their origin (one non-blocking peek), and expire by their
-timestamps. One lock makes it safe for ``use_threads`` workers.
+timestamps. One lock makes it safe for ``use_threads`` workers. A request
+collected by the garbage collector may run at any allocation, even inside the
+lock: it only queues its ticket (``abandon``), and the next call settles it.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Pool:
         self._idle: dict[PoolKey, deque[tuple[Connection, float]]] = {}
         self._busy: dict[PoolKey, int] = {}  # granted tickets per key
         self._waiting: deque[Ticket] = deque()
+        self._abandoned: deque[Ticket] = deque()  # appended without the lock (GC)
         self.opened = self.reused = self.queued = self.retried = self.expired = 0
 
     # ------------------------------------------------------------------ counts
@@ -79,6 +82,7 @@ class Pool:
         return sum(self._busy.values()) + sum(len(q) for q in self._idle.values())
 
     def stats(self) -> dict[str, int]:
+        self.settle()
         with self._lock:
             return {
                 "opened": self.opened, "reused": self.reused, "queued": self.queued,
@@ -94,6 +98,7 @@ class Pool:
         """A ticket for ``key``: granted now (maybe with an idle connection) or waiting."""
         ticket = Ticket(key)
         doomed: list[Connection] = []
+        self.settle()
         with self._lock:
             self._expire(time.monotonic(), doomed)
             if self._waiting or not self._grant(ticket, doomed):
@@ -119,6 +124,20 @@ class Pool:
         if conn is not None:
             doomed.append(conn)
         _close_all(doomed)
+
+    def abandon(self, ticket: Ticket) -> None:
+        """From a finalizer: withdraw ``ticket`` at the next pool call (its connection
+        is closed by its own client)."""
+        self._abandoned.append(ticket)
+
+    def settle(self) -> None:
+        """Withdraw the abandoned tickets (cheap when there are none)."""
+        while self._abandoned:
+            try:
+                ticket = self._abandoned.popleft()
+            except IndexError:
+                return
+            self.cancel(ticket)  # an attached connection is its client's to close
 
     def cancel(self, ticket: Ticket) -> None:
         """Withdraw a ticket (waiting or granted); an unused handed-over connection is kept."""

@@ -640,7 +640,7 @@ class HTTPRequest(HTTPRequestConstants):
             if self._worker is not None:
                 self._worker.stop()
             if self._attempt is not None:
-                self._attempt.close()  # a queued or running request leaves the pool whole
+                self._attempt.abandon()  # a queued or running request leaves the pool whole
             self._client.close()
         except Exception:  # interpreter shutdown: nothing left to report to
             pass

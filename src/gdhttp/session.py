@@ -164,6 +164,8 @@ class Lease:
 
     @property
     def waiting(self) -> bool:
+        if self.ticket.state is TicketState.WAITING:
+            self.session.pool.settle()  # a collected request's slot may be free now
         return self.ticket.state is TicketState.WAITING
 
     def attach(self, fresh: bool = False) -> Error:
@@ -205,6 +207,11 @@ class Lease:
             return
         conn = self.client.detach() if self.ticket.state is TicketState.GRANTED else None
         self.session.pool.checkin(self.ticket, conn)
+
+    def abandon(self) -> None:
+        """The finalizer's release: no lock taken here (see ``Pool.abandon``)."""
+        if self.ticket.state is not TicketState.DONE:
+            self.session.pool.abandon(self.ticket)
 
     # ------------------------------------------------------------------ cookies
 
