@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from gdhttp import paths
 from gdhttp.config import Proxy
+from gdhttp.constants import Error
 from gdhttp.request import HTTPRequest
 from gdhttp.session import Session, env_proxy
 from gdhttp.urls import parse_url
@@ -78,6 +80,32 @@ def test_cookies_stay_with_their_host_and_clear(httpbin: Any) -> None:
     session.clear()
     assert (session.get_stats()["idle"], session.get_stats()["cookies"]) == (0, 0)
     assert cookies_seen(run_one(r, httpbin.url + "/cookies")[3]) == {}
+
+
+def test_cookies_saved_to_user_and_loaded(httpbin: Any, tmp_path: Path) -> None:
+    previous = paths.current()
+    paths.set_roots(res=str(tmp_path), user=str(tmp_path / "user"))
+    (tmp_path / "user").mkdir()
+    try:
+        session = Session()
+        session.set_cookies_enabled(True)
+        run_one(HTTPRequest(session=session), httpbin.url + "/cookies/set?saved=yes")
+        # httpbin's cookies have no expiry: session cookies, left out unless asked for.
+        assert session.save_cookies("user://cookies.txt") == Error.OK
+        assert "saved" not in (tmp_path / "user" / "cookies.txt").read_text()
+        assert session.save_cookies("user://cookies.txt", True) == Error.OK
+        assert "saved\tyes" in (tmp_path / "user" / "cookies.txt").read_text()
+        later = Session()
+        later.set_cookies_enabled(True)
+        assert later.load_cookies("user://cookies.txt") == Error.OK
+        body = run_one(HTTPRequest(session=later), httpbin.url + "/cookies")[3]
+        assert cookies_seen(body) == {"saved": "yes"}
+        assert later.load_cookies("user://missing.txt") == Error.ERR_FILE_NOT_FOUND
+        (tmp_path / "user" / "junk.txt").write_text("not a cookie file\n")
+        assert later.load_cookies("user://junk.txt") == Error.ERR_FILE_CANT_READ
+        assert later.save_cookies("user://no/such/dir/c.txt") == Error.ERR_FILE_CANT_WRITE
+    finally:
+        paths.install(previous)
 
 
 # ---------------------------------------------------------------------------- env proxies

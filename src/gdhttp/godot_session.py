@@ -103,6 +103,15 @@ class PyHTTPSession:
     def close_idle(self) -> None:
         self.session.close_idle()
 
+    def save_cookies(self, path: str, include_session_cookies: bool = False) -> Error:
+        """Write the cookies to `path` (`user://...`, cookies.txt format); cookies without
+        an expiry only if `include_session_cookies`."""
+        return self.session.save_cookies(path, include_session_cookies)
+
+    def load_cookies(self, path: str) -> Error:
+        """Add the cookies saved by `save_cookies()` (expired ones are dropped)."""
+        return self.session.load_cookies(path)
+
     def get_stats(self) -> dict[str, int]:
         """Counters `opened`, `reused`, `queued`, `retried`, `expired`; now `active`,
         `idle`, `waiting`, `cookies`."""

@@ -23,7 +23,7 @@ import urllib.request
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from gdhttp import limits
+from gdhttp import limits, paths
 from gdhttp.client import HTTPClient
 from gdhttp.config import ClientConfig, Proxy, parse_proxy
 from gdhttp.connection import Connection
@@ -68,7 +68,8 @@ class Session:
                  max_total: int = limits.DEFAULT_POOL_TOTAL,
                  idle_timeout: float = limits.DEFAULT_POOL_IDLE_S) -> None:
         self.pool = Pool(max_per_origin, max_total, idle_timeout)
-        self.cookies = http.cookiejar.CookieJar()
+        # Mozilla's cookies.txt format: readable by curl, saved and loaded in one call.
+        self.cookies = http.cookiejar.MozillaCookieJar()
         self._cookies_enabled = False
         self._env_proxies = False
 
@@ -128,6 +129,30 @@ class Session:
 
     def clear_cookies(self) -> None:
         self.cookies.clear()
+
+    def save_cookies(self, path: str, include_session_cookies: bool = False) -> Error:
+        """Write the cookies to ``path`` (``user://`` or an OS path; cookies.txt format).
+
+        Session cookies (no expiry) are left out unless asked for, as a browser does."""
+        try:
+            target = paths.writable_path(path)
+            self.cookies.save(target, ignore_discard=bool(include_session_cookies))
+        except (OSError, ValueError) as exc:
+            log.error("gdhttp: Session.save_cookies: %s", exc)
+            return Error.ERR_FILE_CANT_WRITE
+        return Error.OK
+
+    def load_cookies(self, path: str) -> Error:
+        """Add the cookies saved in ``path``; expired ones are dropped."""
+        try:
+            source = paths.writable_path(path)
+            self.cookies.load(source, ignore_discard=True)
+        except FileNotFoundError:
+            return Error.ERR_FILE_NOT_FOUND
+        except (OSError, ValueError) as exc:  # LoadError is an OSError
+            log.error("gdhttp: Session.load_cookies: %s", exc)
+            return Error.ERR_FILE_CANT_READ
+        return Error.OK
 
     def get_stats(self) -> dict[str, int]:
         """opened, reused, queued, retried, expired (counters); active, idle, waiting, cookies."""

@@ -175,5 +175,10 @@ func cookies():
 	check(not ("gdcookie" in results.get(off.get_instance_id(), [0, 0, "gdcookie"])[2]),
 			"cookies off by default")
 	check(s.get_stats()["cookies"] == 1, "one cookie stored")
+	check(s.save_cookies("user://gd-cookies.txt", true) == OK, "save_cookies to user://")
+	var later = Sess.new()
+	check(later.load_cookies("user://gd-cookies.txt") == OK, "load_cookies from user://")
+	check(later.get_stats()["cookies"] == 1, "the cookie came back")
+	check(later.load_cookies("user://none.txt") == ERR_FILE_NOT_FOUND, "missing file")
 	s.clear()
 	check(s.get_stats()["cookies"] == 0, "clear() forgets cookies")
