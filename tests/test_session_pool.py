@@ -19,7 +19,7 @@ from gdhttp.tls import spki_sha256
 from sessionutil import nginx_connections, run_all, run_one
 
 from servers.nginx import NginxServer, start_nginx
-from servers.raw import close, http_response, read_request, send
+from servers.raw import close, http_response, read_request, send, send_slowly
 from servers.raw import sleep as time_pause
 
 OK = int(Result.RESULT_SUCCESS)
@@ -284,3 +284,21 @@ def test_queued_request_reports_connecting(short_nginx: NginxServer) -> None:
     busy.cancel_request()
     queued.cancel_request()
     assert queued.get_http_client_status() == Status.STATUS_DISCONNECTED
+
+
+@pytest.mark.parametrize("partial", [b"H", b"HTTP/1.1 200 OK\r\nContent-Le"])
+@pytest.mark.parametrize("slowly", [False, True])
+def test_no_retry_once_a_response_byte_arrived(raw_server: Callable[..., Any], partial: bytes,
+                                               slowly: bool) -> None:
+    """The retry rule's edge: one byte of an answer means the server saw the request."""
+    answer = send_slowly(partial, 1, 0.005) if slowly else send(partial)
+    srv = raw_server(scripts=[[read_request(), send(http_response(200, b"first")),
+                               read_request(), answer, close()],
+                              [read_request(), send(http_response(200, b"again"))]])
+    session = Session()
+    r = HTTPRequest(session=session)
+    assert run_one(r, srv.url("/a"))[3] == b"first"
+    result = run_one(r, srv.url("/b"))
+    assert result[:2] == (int(Result.RESULT_CONNECTION_ERROR), 0)
+    time.sleep(0.1)
+    assert len(srv.connections) == 1 and session.get_stats()["retried"] == 0
