@@ -11,7 +11,9 @@ the step, bounded by MAX_TRANSITIONS_PER_STEP and the deadline):
 
 ================================  ==============================================
 (session) slot not granted yet    wait; once granted attach the pooled/fresh one
-DISCONNECTED                      complete RESULT_CANT_CONNECT
+DISCONNECTED, head handled        the body ended with the connection: complete it
+DISCONNECTED, head unhandled      a response whose connection is spent: complete it
+DISCONNECTED, nothing             complete RESULT_CANT_CONNECT
 RESOLVING / CONNECTING            client.poll()
 REQUESTING                        client.poll() (writes the body, reads the head)
 CANT_RESOLVE / CANT_CONNECT /     complete RESULT_CANT_RESOLVE / _CANT_CONNECT /
@@ -244,6 +246,11 @@ class Attempt:
         status = client.get_status()
         S = Status
         if status == S.STATUS_DISCONNECTED:
+            if self.has_head:  # the body ended with the connection (read until close)
+                return self._finish_body(deadline)
+            if self.sent and client.has_response():  # answered early, connection spent
+                head = self._on_head(has_body=False)
+                return head if head is not None else self._done(Result.RESULT_SUCCESS)
             return self._failed(Result.RESULT_CANT_CONNECT, client.get_error_message())
         if status in (S.STATUS_RESOLVING, S.STATUS_CONNECTING):
             client.poll()

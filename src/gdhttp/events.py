@@ -78,8 +78,13 @@ class Outbox:
         with self.lock:
             self._download = (downloaded, total)
 
-    def put_completion(self, args: CompletionArgs) -> None:
+    def put_completion(self, args: CompletionArgs,
+                       and_then: Callable[[], None] | None = None) -> None:
+        """Queue the completion; ``and_then`` runs under the same lock (the request
+        clears its busy flag there, so no reader ever sees neither)."""
         with self.lock:
+            if and_then is not None:
+                and_then()
             self._completion = args
 
     def clear(self) -> None:

@@ -167,7 +167,9 @@ class Pool:
             # Liveness check: one non-blocking peek, only when a request asks for it.
             if conn.is_alive() and not conn.has_stray_input():
                 self._busy[key] = self._busy.get(key, 0) + 1
-                ticket.state, ticket.conn = TicketState.GRANTED, conn
+                # conn before state: a worker thread reads state without the lock.
+                ticket.conn = conn
+                ticket.state = TicketState.GRANTED
                 self.reused += 1
                 return True
             doomed.append(conn)

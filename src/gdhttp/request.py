@@ -313,10 +313,11 @@ class HTTPRequest(HTTPRequestConstants):
         if worker is not None:
             worker.stop()
 
-    def _cleanup(self) -> None:
+    def _cleanup(self, keep_busy: bool = False) -> None:
         """What the engine's cancel_request() does: close everything, keep counters."""
         self._generation += 1
-        self._requesting = False
+        if not keep_busy:
+            self._requesting = False
         self._connect_failed = False
         if self._attempt is not None:
             self._attempt.close()  # first: a reusable connection goes back to the session
@@ -406,8 +407,13 @@ class HTTPRequest(HTTPRequestConstants):
             self._error_message = completion.message
         if completion.result != Result.RESULT_SUCCESS:
             log.info("gdhttp: HTTPRequest %s: %s", completion.result.name, self._error_message)
-        self._cleanup()
-        self._outbox.put_completion(completion.signal_args())
+        self._cleanup(keep_busy=True)
+        # Not busy and completion queued in one step: a worker finishing between the
+        # two would let is_requesting() say False with a completion still to deliver.
+        self._outbox.put_completion(completion.signal_args(), self._not_busy)
+
+    def _not_busy(self) -> None:
+        self._requesting = False
 
     def _internal_error(self, where: str, exc: Exception) -> None:
         """The boundary's second half: record the bug; end a running request."""
@@ -504,7 +510,8 @@ class HTTPRequest(HTTPRequestConstants):
         completion, so a driver that stops calling process() once this is False
         never loses a completion.
         """
-        return self._requesting or self._outbox.completion_waiting
+        with self._outbox.lock:
+            return self._requesting or self._outbox.completion_waiting
 
     def get_redirect_count(self) -> int:
         """Redirects followed by the current/last request."""

@@ -86,9 +86,13 @@ func many_nodes():
 		if results.has(id) and results[id][0] == HTTPRequest.RESULT_SUCCESS and results[id][1] == 200:
 			good += 1
 	check(good == 16, "16 successes (%d)" % good)
-	for id in ids:
+	for i in range(ids.size()):
+		var id = ids[i]
 		if not results.has(id) or results[id][0] != HTTPRequest.RESULT_SUCCESS:
-			print("  missing or failed: ", id, " ", results.get(id))
+			var n = instance_from_id(id)
+			print("  missing or failed: node ", i, " ", results.get(id), " requesting ",
+					n.is_requesting(), " status ", n.get_http_client_status(), " ",
+					n.get_error_message())
 	var st = s.get_stats()
 	print("STATS many ", to_json(st))
 	check(st["opened"] <= 3 and st["opened"] + st["reused"] == 16, "3 connections shared")
