@@ -4,10 +4,12 @@ the total limit, eviction, limits raised while requests wait, abandoned tickets.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from gdhttp import limits
 from gdhttp.config import ClientConfig
 from gdhttp.connection import Connection
 from gdhttp.constants import Error
@@ -15,6 +17,9 @@ from gdhttp.pool import Pool, PoolKey, TicketState
 from gdhttp.request import HTTPRequest
 from gdhttp.session import Session
 from gdhttp.transport import SocketStream
+from sessionutil import run_one
+
+from servers.raw import close, read_request, send, send_slowly
 
 A = PoolKey("http", "a.test", 80, None, None)
 B = PoolKey("http", "b.test", 80, None, None)
@@ -126,3 +131,20 @@ def test_set_session_checks_type_and_busy() -> None:
     assert session.get_stats()["waiting"] == 0
     session.pool.checkin(blocker, None)
     assert r.set_session(None) == Error.OK and r.get_session() is None
+
+
+@pytest.mark.parametrize("slowly", [False, True])
+@pytest.mark.parametrize("session", [None, "own"])
+def test_close_delimited_body_ending_at_the_step_deadline(
+        raw_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, slowly: bool,
+        session: str | None) -> None:
+    """Every step out of time at once: the read that meets the close ends the step, and
+    the next one must finish the body, not report RESULT_CANT_CONNECT (a race once)."""
+    body = b"until-close " * 20
+    head = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+    answer = send_slowly(head + body, 7, 0.001) if slowly else send(head + body)
+    srv = raw_server([read_request(), answer, close()])
+    monkeypatch.setattr(limits, "STEP_TIME_BUDGET_S", 0.0)
+    r = HTTPRequest(session=Session() if session else None)
+    result, code, _, got = run_one(r, srv.url("/"))
+    assert (result, code, got) == (0, 200, body)
