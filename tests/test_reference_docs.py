@@ -11,7 +11,7 @@ from engine.godot_harness import ensure_addon, run_suite
 from gdhttp.gdnative import docgen
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ["gdhttp.godot_classes", "gdhttp.godot_request"]
+MODULES = ["gdhttp.godot_classes", "gdhttp.godot_request", "gdhttp.godot_session"]
 REGENERATE = "python -m gdhttp.gdnative.docgen docs/reference " + " ".join(MODULES)
 
 
@@ -25,7 +25,7 @@ def _documented(text: str) -> dict[str, set[str]]:
 
 def test_reference_is_current() -> None:
     pages = docgen.pages(MODULES)
-    assert set(pages) == {"PyHTTPClient", "PyHTTPRequest"}
+    assert set(pages) == {"PyHTTPClient", "PyHTTPRequest", "PyHTTPSession"}
     for name, text in pages.items():
         committed = (REPO / "docs" / "reference" / f"{name}.md").read_text()
         assert committed == text, f"docs/reference/{name}.md is stale: run {REGENERATE}"
@@ -41,7 +41,8 @@ def test_reference_lists_what_the_engine_registered() -> None:
         cls, kind, name = line.split()
         registered.setdefault(cls, {"method": set(), "property": set(), "signal": set()})
         registered[cls][kind].add(name)
-    assert set(registered) == {"PyHTTPClient", "PyHTTPRequest"}, run.describe()
+    assert set(registered) == {"PyHTTPClient", "PyHTTPRequest", "PyHTTPSession"}, \
+        run.describe()
     for cls, kinds in registered.items():
         documented = _documented((REPO / "docs" / "reference" / f"{cls}.md").read_text())
         # Engine callbacks (_ready, _process, ...) are registered but not part of the API.

@@ -119,6 +119,21 @@ func set_min_tls_version(version):
 func set_client_certificate(cert_path, key_path = ""):
 	return _core.set_client_certificate(cert_path, key_path)
 
+func set_session(session):
+	return _core.set_session(session)
+
+func get_session():
+	return _core.get_session()
+
+func use_default_session():
+	return _core.use_default_session()
+
+func is_using_session():
+	return _core.is_using_session()
+
+func get_session_stats():
+	return _core.get_session_stats()
+
 # --- signals from the core, already delivered at the engine's moments ---
 
 func _on_completed(result, response_code, headers, body):

@@ -21,9 +21,13 @@ logging.getLogger("gdhttp").addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> object:
-    # HTTPRequest is imported on first use: most scripts only need the client.
+    # HTTPRequest and Session are imported on first use: most scripts only need the client.
     if name == "HTTPRequest":
         from gdhttp.request import HTTPRequest
 
         return HTTPRequest
+    if name in ("Session", "default_session"):
+        from gdhttp import session
+
+        return getattr(session, name)
     raise AttributeError(name)

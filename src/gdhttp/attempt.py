@@ -10,11 +10,16 @@ One step, by ``HTTPClient`` status (one row may chain into the next within
 the step, bounded by MAX_TRANSITIONS_PER_STEP and the deadline):
 
 ================================  ==============================================
-DISCONNECTED                      complete RESULT_CANT_CONNECT
+(session) slot not granted yet    wait; once granted attach the pooled/fresh one
+DISCONNECTED, head handled        the body ended with the connection: complete it
+DISCONNECTED, head unhandled      a response whose connection is spent: complete it
+DISCONNECTED, nothing             complete RESULT_CANT_CONNECT
 RESOLVING / CONNECTING            client.poll()
 REQUESTING                        client.poll() (writes the body, reads the head)
 CANT_RESOLVE / CANT_CONNECT /     complete RESULT_CANT_RESOLVE / _CANT_CONNECT /
-CONNECTION_ERROR / SSL_HANDSHAKE  _CONNECTION_ERROR / _SSL_HANDSHAKE_ERROR
+CONNECTION_ERROR / SSL_HANDSHAKE  _CONNECTION_ERROR / _SSL_HANDSHAKE_ERROR, unless
+                                  a reused connection failed unanswered: an
+                                  idempotent request is sent once more, fresh
 CONNECTED, request not sent       send it (error: RESULT_CONNECTION_ERROR)
 CONNECTED, head not handled       redirect, or complete (bodiless response)
 CONNECTED, body ended             drain the decoder, then complete
@@ -41,6 +46,7 @@ from gdhttp.constants import Error, Method, Result, Status
 from gdhttp.decoders import DECODE_STEP, ENCODINGS, DecodeError, Decoder
 from gdhttp.multipart import BodySource
 from gdhttp.resume import ResumePlan, forget_validator, record_validator
+from gdhttp.session import Lease, Session
 from gdhttp.urls import ParsedURL, header_value, parse_url, redact, without_headers
 
 __all__ = ["Attempt", "Completion", "Options", "Redirect"]
@@ -111,8 +117,12 @@ class Attempt:
 
     def __init__(self, client: HTTPClient, url: ParsedURL, method: Method, headers: list[str],
                  body: bytes, source: BodySource | None, options: Options,
-                 plan: ResumePlan | None = None, redirects: int = 0) -> None:
+                 plan: ResumePlan | None = None, redirects: int = 0,
+                 session: Session | None = None) -> None:
         self.client = client
+        self.session = session
+        self.lease: Lease | None = None  # set by connect() when a session is used
+        self._attached = False
         self.url = url
         self.method = method
         self.headers = headers  # the caller's, checked; per-attempt additions in _send
@@ -144,8 +154,15 @@ class Attempt:
 
     def connect(self) -> Error:
         url = self.url
-        return self.client.connect_to_host(url.host, url.port, url.use_ssl,
-                                           self.options.validate)
+        if self.session is None:
+            return self.client.connect_to_host(url.host, url.port, url.use_ssl,
+                                               self.options.validate)
+        self.client.close()
+        self.lease = Lease(self.session, self.client, url, self.method, self.options.validate)
+        if self.lease.waiting:
+            return Error.OK  # queued: step() attaches once the pool grants the slot
+        self._attached = True
+        return self.lease.attach()
 
     def follow(self, redirect: Redirect) -> Attempt:
         """The next attempt, for ``redirect`` (RFC 9110's method rules, credentials kept
@@ -160,17 +177,23 @@ class Attempt:
             method, body, source = Method.METHOD_GET, b"", None
             headers = without_headers(headers, CONTENT_HEADERS)
         return Attempt(self.client, redirect.target, method, list(headers), body, source,
-                       self.options, self.plan, self.redirects + 1)
+                       self.options, self.plan, self.redirects + 1, self.session)
 
     def close(self) -> None:
-        """Release the upload source and the download file (the client is the caller's)."""
-        stream, self._stream = self._stream, None
-        close = getattr(stream, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:  # the caller's object: its failure must not hide ours
-                pass
+        """Release the upload source, the download file and the session's slot (with the
+        connection if reusable); without a session the client is the caller's."""
+        if self.lease is not None:
+            self.lease.release()
+        self._close_files()
+
+    def abandon(self) -> None:
+        """From a finalizer: give the session's slot back later, close the files now."""
+        if self.lease is not None:
+            self.lease.abandon()
+        self._close_files()
+
+    def _close_files(self) -> None:
+        self._close_source()
         file, self._file = self._file, None
         if file is not None:
             try:
@@ -178,15 +201,24 @@ class Attempt:
             except OSError:
                 pass
 
+    def _close_source(self) -> None:
+        stream, self._stream = self._stream, None
+        close = getattr(stream, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # the caller's object: its failure must not hide ours
+                pass
+
     def _done(self, result: Result, message: str = "", body: bytes = b"") -> Completion:
-        """Complete with this response's code and headers."""
-        self.close()
+        """Complete with this response's code and headers (the caller then calls close())."""
+        self._close_files()
         return Completion(result, max(self.code, 0), self.response_headers, body,
                           redact(message))
 
     def _failed(self, result: Result, message: str) -> Completion:
         """Complete without a response (code 0, no headers), as the engine does."""
-        self.close()
+        self._close_files()
         return Completion(result, message=redact(message))
 
     # ------------------------------------------------------------------ stepping
@@ -205,9 +237,20 @@ class Attempt:
 
     def _update(self, deadline: float) -> Outcome:
         client = self.client
+        if self.lease is not None and not self._attached:
+            if self.lease.waiting:
+                return False
+            self._attached = True
+            self.lease.attach()  # a failure shows in the status, completed by its row
+            return True
         status = client.get_status()
         S = Status
         if status == S.STATUS_DISCONNECTED:
+            if self.has_head:  # the body ended with the connection (read until close)
+                return self._finish_body(deadline)
+            if self.sent and client.has_response():  # answered early, connection spent
+                head = self._on_head(has_body=False)
+                return head if head is not None else self._done(Result.RESULT_SUCCESS)
             return self._failed(Result.RESULT_CANT_CONNECT, client.get_error_message())
         if status in (S.STATUS_RESOLVING, S.STATUS_CONNECTING):
             client.poll()
@@ -217,6 +260,8 @@ class Attempt:
             client.poll()
             return client.get_status() != status or client.get_uploaded_bytes() != before
         if status in _FAILURES:
+            if self.sent and not self.has_head and self._retry():
+                return True
             return self._failed(_FAILURES[status], client.get_error_message())
         if status == S.STATUS_CONNECTED:
             if not self.sent:
@@ -236,6 +281,8 @@ class Attempt:
     def _send(self) -> Outcome:
         client, url = self.client, self.url
         headers = list(self.headers)
+        if self.lease is not None:
+            headers = self.lease.cookie_headers(headers)
         if self.plan is not None:
             headers += self.plan.request_headers()
         elif self.options.accept_gzip and not self.options.resume \
@@ -252,8 +299,20 @@ class Attempt:
         else:
             err = client.request_raw(self.method, url.path, headers, self.body)
         if err != Error.OK:
+            if self._retry():
+                return True
             return self._failed(Result.RESULT_CONNECTION_ERROR, client.get_error_message())
         self.sent = True
+        return True
+
+    def _retry(self) -> bool:
+        """Send once more on a fresh connection if the session allows it (RFC 9110 9.2.2)."""
+        lease = self.lease
+        if lease is None or not lease.may_retry():
+            return False
+        self._close_source()  # reopened by _send
+        self.sent = False
+        lease.retry()
         return True
 
     # ------------------------------------------------------------------ the head
@@ -266,6 +325,8 @@ class Attempt:
         self.has_head = True
         self.code = code = client.get_response_code()
         self.response_headers = headers = tuple(client.get_response_headers())
+        if self.lease is not None:
+            self.lease.store_cookies(headers)
         if code in REDIRECT_CODES:
             location = header_value(headers, "location")
             if location:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
 from gdhttp import limits, protocol
@@ -71,6 +71,9 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         self._error_message = ""
         self._conn: Connection | None = None
         self._chunked = False  # like the engine, close() keeps the last value
+        #: The last failure hit a reused connection before any response byte (see
+        #: ``failed_unanswered``): a session may retry an idempotent request.
+        self._unanswered = False
         self._forget_response()
 
     def __repr__(self) -> str:
@@ -101,6 +104,9 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         """The error boundary: record why, drop the connection, move the Status."""
         self._error_message = redact(message)
         log.info("gdhttp: %s (%s)", self._error_message, event.name)
+        conn = self._conn
+        self._unanswered = conn is not None and conn.reused and conn.response_bytes == 0 \
+            and self._status in (Status.STATUS_CONNECTED, Status.STATUS_REQUESTING)
         self._release()
         self._forget_response()  # as the engine's close() on an error
         return self._go(event)
@@ -124,6 +130,41 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         if self._conn.phase is Phase.RESOLVING:
             return self._go(Event.RESOLVE_STARTED)
         return self._go(Event.CONNECT_STARTED)
+
+    def attach(self, make: Callable[[ClientConfig], Connection], host: str, port: int,
+               use_tls: bool) -> Error:
+        """Use the Connection ``make(config)`` returns for ``host``: a fresh one
+        (connecting) or a pooled idle one (ready). The session's seam; the target is
+        checked as ``connect_to_host`` (the engine's) checks it."""
+        self.close()
+        self._unanswered = False
+        if isinstance(target := self._parse_target(host, port, use_tls), str):
+            return self._refuse(target, Error.ERR_INVALID_PARAMETER)
+        try:
+            conn = self._conn = make(self._config)
+        except _CONNECTION_ERRORS as exc:
+            return self._fail(Event.CONNECT_FAILED, f"cannot connect: {_message(exc)}")
+        if conn.phase is Phase.RESOLVING:
+            return self._go(Event.RESOLVE_STARTED)
+        if conn.phase is Phase.READY:
+            return self._go(Event.ADOPTED)
+        return self._go(Event.CONNECT_STARTED)
+
+    def detach(self) -> Connection | None:
+        """Hand over the connection if it can carry another request (else close it);
+        the client ends DISCONNECTED, as after ``close()``."""
+        conn = self._conn
+        if self._status is Status.STATUS_CONNECTED and conn is not None and conn.is_reusable:
+            self._conn = None
+        else:
+            conn = None
+        self.close()
+        return conn
+
+    @property
+    def failed_unanswered(self) -> bool:
+        """The last failure hit a reused connection before any response byte arrived."""
+        return self._unanswered
 
     @staticmethod
     def _parse_target(host: object, port: object, use_ssl: object) -> tuple[str, int, bool] | str:

@@ -75,6 +75,9 @@ class Connection:
         self.upload_size = -1
         #: The server answered before the whole body was sent: no further request.
         self.spent = False
+        #: Served a request before (came from a pool); response bytes of the current one.
+        self.reused = False
+        self.response_bytes = 0
         self._resolving: Future[list[Address]] | None = None
         self._connector: Connector | None = None
         self._handshake: TlsHandshake | None = None
@@ -224,6 +227,7 @@ class Connection:
         self.uploaded = 0
         self.upload_size = len(body) if upload is None else upload.left
         self.reader = ResponseReader(head_request=head_request)
+        self.response_bytes = 0
         self.spent = False
         self.last_io = time.monotonic()
 
@@ -319,6 +323,7 @@ class Connection:
             if data:
                 reader.receive(data)
                 wire += len(data)
+                self.response_bytes += len(data)
             else:  # the next read_head() returns the head, an interim one, or raises
                 reader.receive_eof(truncated=_truncated(stream))
 
@@ -380,7 +385,9 @@ class Connection:
         reader = self.reader
         return (self.phase is Phase.READY and self.stream is not None and not self.spent
                 and not self.sending and (reader is None or (
-                    reader.done and reader.head is not None
+                    # Bytes after the response (read with it) were never asked for.
+                    reader.done and not reader.buffered
+                    and reader.head is not None and reader.head.keep_alive
                     and reader.head.framing is not Framing.UNTIL_CLOSE)))
 
     # ------------------------------------------------------------------ liveness

@@ -79,19 +79,13 @@ class Outbox:
             self._download = (downloaded, total)
 
     def put_completion(self, args: CompletionArgs,
-                       ending: Callable[[], None] | None = None) -> None:
-        """Queue the completion; ``ending`` (the request's "no longer running") runs under
-        the same lock, so a reader holding it never sees the request over and no
-        completion waiting."""
+                       and_then: Callable[[], None] | None = None) -> None:
+        """Queue the completion; ``and_then`` runs under the same lock (the request
+        clears its busy flag there, so no reader ever sees neither)."""
         with self.lock:
-            if ending is not None:
-                ending()
+            if and_then is not None:
+                and_then()
             self._completion = args
-
-    def running(self, requesting: Callable[[], bool]) -> bool:
-        """``requesting()`` or a completion waiting, read together under the lock."""
-        with self.lock:
-            return requesting() or self._completion is not None
 
     def clear(self) -> None:
         with self.lock:

@@ -23,7 +23,9 @@ from gdhttp.gdnative import GodotObjectLike, export, exposed, signal
 from gdhttp.gdnative.tags import MethodInfo, VariantType
 from gdhttp.gdnative.variant import PoolStringList
 from gdhttp.godot_classes import engine_user_agent
+from gdhttp.godot_session import session_of
 from gdhttp.request import HTTPRequest, MultipartForm
+from gdhttp.session import default_session
 
 log = logging.getLogger("gdhttp")
 
@@ -72,6 +74,7 @@ class PyHTTPRequest:
         req.upload_progress.connect(self._on_upload_progress)
         self._req = req
         self._download_file = ""
+        self._session: GodotObjectLike | None = None
         self._pending: list[tuple[int, int, list[str], bytes]] = []
         # The newest refusal (bridge or TLS setter) and the request's message then:
         # it is what get_error_message() says until the request has news of its own.
@@ -315,6 +318,39 @@ class PyHTTPRequest:
 
     def set_user_agent(self, user_agent: str) -> None:
         self._req.get_client().set_user_agent(user_agent)
+
+    def set_session(self, session: GodotObjectLike | None) -> Error:
+        """Share `session` (a PyHTTPSession)'s connections and cookies; null: a fresh
+        connection per request, as the engine. Nodes use the default session until then."""
+        chosen = None if session is None else session_of(session)
+        if session is not None and chosen is None:
+            self._bridge_refused("set_session: needs a PyHTTPSession or null")
+            log.error("gdhttp: PyHTTPRequest.set_session: needs a PyHTTPSession or null")
+            return Error.ERR_INVALID_PARAMETER
+        err = self._req.set_session(chosen)
+        if err == Error.OK:
+            self._session = session  # keeps the PyHTTPSession alive while in use
+        return err
+
+    def get_session(self) -> GodotObjectLike | None:
+        """The PyHTTPSession set with `set_session()`; null for the default session or none."""
+        return self._session
+
+    def use_default_session(self) -> Error:
+        """Go back to the process-wide default session (what a new node uses)."""
+        err = self._req.set_session(default_session())
+        if err == Error.OK:
+            self._session = None
+        return err
+
+    def is_using_session(self) -> bool:
+        """False when `set_session(null)` chose a fresh connection per request."""
+        return self._req.get_session() is not None
+
+    def get_session_stats(self) -> dict[str, int]:
+        """`get_stats()` of the session in use (the default one unless set); {} if none."""
+        session = self._req.get_session()
+        return session.get_stats() if session is not None else {}
 
     def set_trusted_certificates(self, pem_or_path: str) -> Error:
         return self._tls(self._req.get_client().set_trusted_certificates(pem_or_path))

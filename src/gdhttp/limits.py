@@ -147,3 +147,18 @@ POLL_WIRE_BUDGET: Final = 256 * 1024
 #: Empty blocks pulled from an upload iterator in one poll before yielding
 #: back to the frame: an iterator of endless b"" must not spin one call.
 MAX_EMPTY_UPLOAD_BLOCKS: Final = 64
+
+#: Keep-alive connections a session keeps open (active + idle) per origin:
+#: browsers use 6; more would look like a flood to the server.
+DEFAULT_POOL_PER_ORIGIN: Final = 6
+
+#: Connections a session keeps open over all origins: bounds file descriptors.
+DEFAULT_POOL_TOTAL: Final = 64
+
+#: Seconds an idle pooled connection is kept: servers close theirs after 5 to
+#: 75 s (nginx: 75), and a connection the server already closed costs a retry.
+DEFAULT_POOL_IDLE_S: Final = 30.0
+
+#: Highest per-origin and total pool limits a script may set: beyond that a
+#: typo opens a socket flood.
+MAX_POOL_CONNECTIONS: Final = 1024

@@ -30,6 +30,7 @@ class ScriptClass:
 GDHTTP_CLASSES = (
     ScriptClass("Reference", "PyHTTPClient", "NativeScript", ADDON + "PyHTTPClient.gdns"),
     ScriptClass("Node", "PyHTTPRequest", "NativeScript", ADDON + "PyHTTPRequest.gdns"),
+    ScriptClass("Reference", "PyHTTPSession", "NativeScript", ADDON + "PyHTTPSession.gdns"),
     ScriptClass("HTTPRequest", "PyHTTPRequestNode", "GDScript", ADDON + "PyHTTPRequestNode.gd"),
 )
 

@@ -43,6 +43,7 @@ from gdhttp.decoders import DECODE_STEP, DecodeError, Decoder
 from gdhttp.events import Hook, Outbox
 from gdhttp.multipart import BodySource, FileBody, MultipartForm
 from gdhttp.resume import plan_resume
+from gdhttp.session import Session, default_session
 from gdhttp.urls import ParsedURL, header_value, parse_url, redact, redact_headers, url_problem
 from gdhttp.worker import GO_ON, NAP, StepThread, Wait
 
@@ -107,8 +108,12 @@ class HTTPRequest(HTTPRequestConstants):
 
     Result = Result  # and the members as constants (HTTPRequest.RESULT_SUCCESS), inherited
 
-    def __init__(self, client: HTTPClient | None = None) -> None:
+    def __init__(self, client: HTTPClient | None = None,
+                 session: Session | bool | None = True) -> None:
         self._client = client if client is not None else HTTPClient()
+        #: Keep-alive pool, cookies, env proxies; None: a fresh connection per request.
+        self._session: Session | None = default_session() if session is True \
+            else (session or None)
         self._client.set_read_chunk_size(65536)
         # _lock guards the request (held for a whole step, also by the worker thread);
         # the outbox's lock only the events and the timeout clock, so that process() on
@@ -266,7 +271,7 @@ class HTTPRequest(HTTPRequestConstants):
         plan = plan_resume(self._download_file, headers) \
             if self._download_resume and self._download_file else None
         attempt = Attempt(self._client, parsed, Method(method), headers, body, source,
-                          options, plan)
+                          options, plan, session=self._session)
 
         if self._worker is not None:
             self._stop_worker()  # a finished request's worker may still be exiting
@@ -308,14 +313,15 @@ class HTTPRequest(HTTPRequestConstants):
         if worker is not None:
             worker.stop()
 
-    def _cleanup(self) -> None:
+    def _cleanup(self, keep_busy: bool = False) -> None:
         """What the engine's cancel_request() does: close everything, keep counters."""
         self._generation += 1
-        self._requesting = False
+        if not keep_busy:
+            self._requesting = False
         self._connect_failed = False
-        self._client.close()
         if self._attempt is not None:
-            self._attempt.close()
+            self._attempt.close()  # first: a reusable connection goes back to the session
+        self._client.close()
 
     def is_in_tree(self) -> bool:
         return self._in_tree
@@ -385,8 +391,8 @@ class HTTPRequest(HTTPRequestConstants):
                                       message=f"more than {self._max_redirects} redirects"))
             return
         self._note_progress()
-        self._client.close()
         attempt.close()
+        self._client.close()
         log.debug("gdhttp: redirect %d to %s", redirect.code, redirect.target.geturl())
         self._attempt = nxt = attempt.follow(redirect)
         self._last_download_report = -1
@@ -401,13 +407,12 @@ class HTTPRequest(HTTPRequestConstants):
             self._error_message = completion.message
         if completion.result != Result.RESULT_SUCCESS:
             log.info("gdhttp: HTTPRequest %s: %s", completion.result.name, self._error_message)
-        # With use_threads this runs in the worker while the node asks is_requesting()
-        # each frame: the request must end and its completion appear in one step, or the
-        # node can see neither, stop stepping and never deliver it.
-        self._outbox.put_completion(completion.signal_args(), ending=self._not_requesting)
-        self._cleanup()
+        self._cleanup(keep_busy=True)
+        # Not busy and completion queued in one step: a worker finishing between the
+        # two would let is_requesting() say False with a completion still to deliver.
+        self._outbox.put_completion(completion.signal_args(), self._not_busy)
 
-    def _not_requesting(self) -> None:
+    def _not_busy(self) -> None:
         self._requesting = False
 
     def _internal_error(self, where: str, exc: Exception) -> None:
@@ -476,6 +481,11 @@ class HTTPRequest(HTTPRequestConstants):
     # ------------------------------------------------------------------ getters
 
     def get_http_client_status(self) -> Status:
+        """The client's Status; STATUS_CONNECTING while waiting for a session's slot."""
+        attempt = self._attempt
+        if self._requesting and attempt is not None and attempt.lease is not None \
+                and attempt.lease.waiting:
+            return Status.STATUS_CONNECTING
         return self._client.get_status()
 
     def get_downloaded_bytes(self) -> int:
@@ -500,7 +510,8 @@ class HTTPRequest(HTTPRequestConstants):
         completion, so a driver that stops calling process() once this is False
         never loses a completion.
         """
-        return self._outbox.running(lambda: self._requesting)
+        with self._outbox.lock:
+            return self._requesting or self._outbox.completion_waiting
 
     def get_redirect_count(self) -> int:
         """Redirects followed by the current/last request."""
@@ -511,6 +522,18 @@ class HTTPRequest(HTTPRequestConstants):
         return self._client
 
     client = property(get_client)
+
+    def get_session(self) -> Session | None:
+        """The session whose connections (and cookies) requests use; None: none."""
+        return self._session
+
+    @_boundary(Error.ERR_INVALID_PARAMETER)
+    def set_session(self, session: Session | None) -> Error:
+        """Use ``session`` (None: a fresh connection per request, as the engine)."""
+        return self._set("session", session, session is None or isinstance(session, Session),
+                         "a gdhttp.Session or None")
+
+    session = _property(get_session, set_session)
 
     @_boundary(None)
     def set_http_proxy(self, host: str, port: int) -> None:
@@ -623,6 +646,8 @@ class HTTPRequest(HTTPRequestConstants):
         try:
             if self._worker is not None:
                 self._worker.stop()
+            if self._attempt is not None:
+                self._attempt.abandon()  # a queued or running request leaves the pool whole
             self._client.close()
         except Exception:  # interpreter shutdown: nothing left to report to
             pass

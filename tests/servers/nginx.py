@@ -61,6 +61,7 @@ Locations served by every nginx test server (plain and TLS alike):
   /headers/big            X-Big header of {BIG_HEADER_LEN} 'a' characters, body "big\\n"
   anything else           404
 keepalive_requests 100000, keepalive_timeout 75 s, client_max_body_size unlimited.
+access.log lines: "$connection $connection_requests $status \"$request\"".
 """
 
 _MIME = """
@@ -157,7 +158,9 @@ def _config(prefix: Path, www: Path, upload_parent: Path, blocks: Sequence[Serve
         "events { worker_connections 1024; }",
         "http {",
         _MIME,
-        f"    access_log {prefix}/access.log;",
+        # $connection: the serial number of the TCP connection (connection reuse tests).
+        "    log_format gdhttp '$connection $connection_requests $status \"$request\"';",
+        f"    access_log {prefix}/access.log gdhttp;",
         f"    client_body_temp_path {prefix}/tmp/body;",
         f"    proxy_temp_path {prefix}/tmp/proxy;",
         f"    fastcgi_temp_path {prefix}/tmp/fastcgi;",
@@ -289,6 +292,7 @@ def start_nginx(
     ciphers: str | None = None,
     ipv6: bool | None = None,
     attempts: int = 3,
+    extra: Mapping[str, str] | None = None,
 ) -> NginxServer:
     """Start one nginx with the given server blocks.
 
@@ -296,6 +300,7 @@ def start_nginx(
     such as "TLSv1.2 TLSv1.3". TLS blocks use cert_path/key_path (required then).
     files_dir: shared blob cache (standard files are created there once and symlinked).
     Free ports are picked automatically; a port race is retried `attempts` times.
+    extra: block name -> config lines added to that server block (e.g. keepalive limits).
     """
     exe = require_binary("nginx", "nginx-light")
     blocks = list(blocks)
@@ -316,13 +321,14 @@ def start_nginx(
         sblocks: list[ServerBlock] = []
         for name, protocols in blocks:
             port = free_port()
+            more = (extra or {}).get(name, "")
             if protocols is None:
-                sblocks.append(ServerBlock(name, port))
+                sblocks.append(ServerBlock(name, port, extra=more))
             else:
                 if cert_path is None or key_path is None:
                     raise ValueError("TLS server blocks need cert_path and key_path")
                 sblocks.append(ServerBlock(name, port, cert_path, key_path,
-                                           tuple(protocols.split()), ciphers))
+                                           tuple(protocols.split()), ciphers, extra=more))
         conf = prefix / "nginx.conf"
         internal_port = free_port()
         conf.write_text(_config(prefix, www, upload_parent, sblocks, ipv6, internal_port))
