@@ -72,7 +72,7 @@ def test_round_trip_is_twice_the_delay(raw_server: RawFactory,
         first = round_trip(sock)
         rtts = [round_trip(sock, b"x%d" % i) for i in range(10)]
     # The first exchange pays the emulated TCP handshake too: two round trips.
-    assert 4 * DELAY <= first <= 4 * DELAY + SLACK, first
+    assert 4 * DELAY <= first <= 4 * DELAY + 2 * SLACK, first  # one sample: more slack
     assert min(rtts) >= 2 * DELAY, rtts
     assert statistics.median(rtts) <= 2 * DELAY + SLACK, rtts
     assert relay.rtt == pytest.approx(2 * DELAY)
@@ -83,7 +83,7 @@ def test_without_handshake_emulation_the_first_exchange_is_one_round_trip(
     relay = relays(raw_server(echo), emulate_handshake=False)
     with dial(relay) as sock:
         first = round_trip(sock)
-    assert 2 * DELAY <= first <= 2 * DELAY + SLACK, first
+    assert 2 * DELAY <= first <= 2 * DELAY + 2 * SLACK, first
 
 
 def test_zero_delay_is_fast(raw_server: RawFactory,
