@@ -4,8 +4,10 @@ Starts nginx on loopback (HTTP and HTTPS) with 1 KiB, 64 MiB, 256 MiB and
 1 GiB files, runs every workload ``GDHTTP_BENCH_RUNS`` times (default 5),
 prints one table of medians, spreads and target ratios, and writes the raw
 numbers to ``bench/results/latest.json`` (and the table to ``latest.md``).
-``GDHTTP_BENCH_ONLY=pure``, ``=engine``, ``=hostile`` or ``=addon`` runs one part
-(``addon``: archive size, extra engine start time and memory of the shipped addon).
+``GDHTTP_BENCH_ONLY=pure``, ``=engine``, ``=hostile``, ``=addon`` or ``=session`` runs one part
+(``addon``: archive size, extra engine start time and memory of the shipped addon;
+``session``: many small HTTPS GETs through HTTPRequest nodes, on loopback and through a
+40 ms round-trip latency relay, and syscalls per idle frame; see docs/bench.md).
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ from servers.tlsutil import make_tls_material  # noqa: E402
 
 RUNS = int(os.environ.get("GDHTTP_BENCH_RUNS", "5"))
 MIB = 1 << 20
+# Session rows: requests per sequential workload (lower it only for a quick look: the
+# targets look for the rows of 100) and nodes started at once.
+SESSION_COUNT = int(os.environ.get("GDHTTP_BENCH_SESSION_COUNT", "100"))
+SESSION_BURST = 64
+RELAY_DELAY = 0.020  # one way: the 40 ms round trip of issue 12's targets
+RELAY_LIFETIME = 3600.0  # the relay outlives any session run, and still stops by itself
 CACHE = Path(os.environ.get("GDHTTP_BENCH_CACHE", Path(tempfile.gettempdir()) / "gdhttp-bench"))
 
 
@@ -190,6 +198,54 @@ def run_engine(env: Env) -> None:
                   flush=True)
 
 
+def run_session(env: Env) -> None:
+    from bench import engine
+
+    from servers import LatencyRelay
+
+    godot = engine.GODOT  # one engine: these runs are long (100 x 4 round trips for native)
+    with LatencyRelay((env.https[0], env.https[1]), RELAY_DELAY,
+                      max_lifetime=RELAY_LIFETIME) as relay:
+        print(f"sessions in the engine ({godot}), relay {relay.rtt * 1000:g} ms RTT", flush=True)
+        rows = engine.run_session(env.https, relay.port, relay.rtt * 1000, env.ca, RUNS, godot,
+                                  SESSION_COUNT, SESSION_BURST)
+        rows += engine.run_idle(env.https, env.ca, RUNS, godot)
+        for row in rows:
+            r = Row(row["workload"], row["impl"], row["unit"], row["samples"])
+            ROWS.append(r)
+            print(f"  {r.workload:<34} {r.impl:<26} {r.median:>10.4g} {r.unit:<6} ({r.spread})",
+                  flush=True)
+        print(f"  relay: {relay.accepted} connections, peak {relay.peak_active} at once, "
+              f"{relay.aborted} aborted, {relay.failed_connects} failed", flush=True)
+
+
+def session_targets(out: list[Target]) -> None:
+    """Issue 12: Py over native rates, the relayed burst's time, idle frames' extra calls."""
+    py, native = "PyHTTPRequest", "native HTTPRequest"
+    for where, goal in (("loopback", 5.0), (f"{RELAY_DELAY * 2000:g} ms RTT", 3.0)):
+        for nodes in ("one node", "fresh nodes"):
+            w = f"session 100 GETs HTTPS, {nodes}, {where}"
+            a, b = find(w, py), find(w, native)
+            value = a / b if a is not None and b else None
+            out.append(Target(f"100 GETs, {nodes}, {where}: Py/native rate", value,
+                              f">= {goal}", None if value is None else value >= goal))
+    w = f"session {SESSION_BURST} nodes at once HTTPS, {RELAY_DELAY * 2000:g} ms RTT"
+    a, b = find(w, py), find(w, native)
+    value = a / b if a is not None and b else None
+    out.append(Target(f"{SESSION_BURST} nodes at once, 40 ms RTT: Py/native time", value,
+                      "<= 0.333", None if value is None else value <= 1 / 3))
+    w = "idle frame: syscalls per frame"
+    base = find(w, "engine alone, no connection")
+    pooled = next((r.median for r in ROWS if r.workload == w and r.impl.startswith(py)), None)
+    value = pooled - base if pooled is not None and base is not None else None
+    # Without pooled connections (no sessions in the addon) there is nothing to judge.
+    idle = find("idle frame: pooled idle connections", py)
+    met = None if value is None or not idle else value <= 0.05
+    # 0.05: one stray engine call in a 200-frame window is not a cost per frame.
+    out.append(Target(f"idle frame with {idle or 0:g} pooled connections: extra syscalls "
+                      "per frame", value, "<= 0.05", met))
+
+
 def run_addon() -> None:
     from bench import addon
 
@@ -300,6 +356,7 @@ def targets() -> list[Target]:
                       "<= 150", None if extra is None else extra <= 150))
     added = find("addon memory added (RSS)", "addon + PyHTTPClient.new()")
     out.append(Target("addon memory added, RSS (MiB)", added, "reported", None))
+    session_targets(out)
     rss = find("1 GiB download_file: RSS growth", "PyHTTPRequest")
     out.append(Target("1 GiB download_file RSS growth (MiB)", rss, "< 32",
                       None if rss is None else rss < 32))
@@ -351,6 +408,8 @@ def main() -> int:
             run_hostile()
         if only in ("", "addon"):
             run_addon()
+        if only in ("", "session"):
+            run_session(env)
     finally:
         server.stop()
     table = render(env, started)

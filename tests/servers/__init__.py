@@ -20,6 +20,7 @@ from .blobs import (
     shared_blob_dir,
 )
 from .endpoint import Endpoint
+from .latency import LatencyRelay
 from .nginx import (
     BIG_HEADER_LEN,
     LOCATIONS_DOC,
@@ -82,6 +83,7 @@ __all__ = [
     "Endpoint",
     "GiB",
     "KiB",
+    "LatencyRelay",
     "MiB",
     "NginxServer",
     "ProxyServer",
