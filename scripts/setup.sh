@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # patchelf, binutils (strip, readelf), gcc: the self-contained addon runtime (make build, make addon).
-DEBS="godot3-server godot3 nginx-light tinyproxy xvfb xauth openssl patchelf zip unzip binutils gcc libc6-dev"
+DEBS="godot3-server godot3 nginx-light tinyproxy xvfb xauth openssl patchelf zip unzip binutils gcc libc6-dev strace"
 missing=""
 for p in $DEBS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
