@@ -50,23 +50,8 @@ def _run(http: tuple[str, int], https: tuple[str, int], ca: str, files: dict[str
         proc = subprocess.run([godot, "--path", str(PROJECT), "-s", "bench.gd"],
                               capture_output=True, text=True, errors="replace", env=env,
                               timeout=3600, check=False)
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("BENCH_ERROR"):
-            print("  engine:", line, flush=True)
-        if not line.startswith("BENCH_ROW "):
-            continue
-        item = json.loads(line[len("BENCH_ROW "):])
-        if item["value"] is None or item["value"] < 0:
-            continue
-        key = (item["workload"], item["impl"])
-        row = rows.setdefault(key, {"workload": key[0], "impl": key[1], "unit": item["unit"],
-                                    "samples": []})
-        row["samples"].append(float(item["value"]))
-    if "BENCH_DONE" not in proc.stdout:
-        print(f"  engine run ended early (rc={proc.returncode}):", flush=True)
-        print("\n".join((proc.stdout + proc.stderr).splitlines()[-30:]), flush=True)
-    return list(rows.values())
+    _ended(proc)
+    return _rows_from(proc.stdout)
 
 
 # --- sessions (issue 12): bench/engine_project/session.gd -------------------------------------
