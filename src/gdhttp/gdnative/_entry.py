@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import traceback
 from typing import Any
 
@@ -44,24 +43,25 @@ def report(text: str, where: str = "gdhttp", file: str = "python", line: int = 0
 _HERE = os.path.dirname(report.__code__.co_filename)
 _PACKAGE = os.path.dirname(_HERE)
 _LOGGING = os.path.dirname(logging.getLogger.__code__.co_filename)
-# The engine method running on this thread ("PyHTTPClient.poll"), for messages that
-# have no Python caller to point at: the caller is a script.
-_current = threading.local()
-
-
 _FROM_SCRIPT = "called from a script"
+_METHOD_CODE: Any = None  # the code of attach()'s _method: a script's call into Python
 
 
 def _caller() -> tuple[str, str, int]:
     """(function, file, line) of the refused call: the first frame outside gdhttp, else
     the engine method a script called."""
     frame = sys._getframe(1)
+    method = "gdhttp"
     while frame is not None:
-        name = frame.f_code.co_filename
-        if not name.startswith((_PACKAGE, _LOGGING)):
-            return frame.f_code.co_name, name, frame.f_lineno
+        code = frame.f_code
+        if not code.co_filename.startswith((_PACKAGE, _LOGGING)):
+            return code.co_name, code.co_filename, frame.f_lineno
+        if code is _METHOD_CODE:
+            # The bridge's entry for the script's call: read its spec only now, at a
+            # refusal, so the per-call hot path carries no bookkeeping for this.
+            method = getattr(frame.f_locals.get("spec"), "qualname", method)
         frame = frame.f_back  # type: ignore[assignment]
-    return getattr(_current, "method", "") or "gdhttp", _FROM_SCRIPT, 0
+    return method, _FROM_SCRIPT, 0
 
 
 class _GodotLogHandler(logging.Handler):
@@ -156,8 +156,6 @@ def attach(ffi_: Any, lib_: Any) -> None:
 
     def _method(owner: Any, method_data: Any, user_data: Any, argc: int, argv: Any) -> Any:
         spec = from_handle(method_data)
-        outer = getattr(_current, "method", "")
-        _current.method = spec.qualname
         try:
             return spec.invoke(from_handle(user_data), argc, argv)
         except registry.BridgeCallError as exc:
@@ -167,8 +165,9 @@ def attach(ffi_: Any, lib_: Any) -> None:
         except BaseException as exc:
             _failed(spec.qualname, exc)
             return ret_nil(spec.error_fallback)
-        finally:
-            _current.method = outer
+
+    global _METHOD_CODE
+    _METHOD_CODE = _method.__code__
 
     def _get(owner: Any, method_data: Any, user_data: Any) -> Any:
         spec = from_handle(method_data)
