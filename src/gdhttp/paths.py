@@ -72,6 +72,23 @@ def check(path: object) -> str:
     return path
 
 
+def open_local(local: str, shown: str) -> BinaryIO:
+    """Open the OS file ``local``; errors name ``shown``, the path as the script wrote it."""
+    if os.path.isdir(local):
+        raise IsADirectoryError(21, "Is a directory", shown)
+    try:
+        return open(local, "rb")
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, shown) from None
+
+
+def local_size(local: str, shown: str) -> int:
+    try:
+        return os.stat(local).st_size
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, shown) from None
+
+
 class OsFileSystem:
     """The OS file system; ``res://``/``user://`` map to the folders given, if any."""
 
@@ -90,19 +107,10 @@ class OsFileSystem:
         return os.path.expanduser(path)
 
     def open_read(self, path: str) -> BinaryIO:
-        local = self.local(path)
-        if os.path.isdir(local):
-            raise IsADirectoryError(21, "is a directory", path)
-        try:
-            return open(local, "rb")
-        except OSError as exc:
-            raise type(exc)(exc.errno, exc.strerror, path) from None
+        return open_local(self.local(path), path)
 
     def file_size(self, path: str) -> int:
-        try:
-            return os.stat(self.local(path)).st_size
-        except OSError as exc:
-            raise type(exc)(exc.errno, exc.strerror, path) from None
+        return local_size(self.local(path), path)
 
     def is_file(self, path: str) -> bool:
         try:

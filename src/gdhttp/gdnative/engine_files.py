@@ -24,15 +24,12 @@ from types import ModuleType
 from typing import Any, BinaryIO, cast
 
 from gdhttp.gdnative.objects import GodotObject, singleton
+from gdhttp.paths import PathError, local_size, open_local
 
 RES, USER = "res://", "user://"
 _FILE_READ = 1  # File.READ
 _ERR_FILE_NOT_FOUND = 7
 _READ_BUFFER = 64 * 1024  # one get_buffer() call per 64 KiB: each is an engine round trip
-
-
-class PathError(OSError):
-    """A path this file system can never serve (writing into a packed res://)."""
 
 
 def _settings() -> GodotObject:
@@ -112,12 +109,7 @@ class EngineFileSystem:
         if local is None:
             raw = _PackedReader(_open_packed(path), path)
             return cast(BinaryIO, io.BufferedReader(raw, _READ_BUFFER))
-        if os.path.isdir(local):
-            raise IsADirectoryError(21, "Is a directory", path)
-        try:
-            return open(local, "rb")
-        except OSError as exc:
-            raise type(exc)(exc.errno, exc.strerror, path) from None
+        return open_local(local, path)
 
     def file_size(self, path: str) -> int:
         local = on_disk(path)
@@ -127,10 +119,7 @@ class EngineFileSystem:
                 return int(handle.get_len())
             finally:
                 handle.close()
-        try:
-            return os.stat(local).st_size
-        except OSError as exc:
-            raise type(exc)(exc.errno, exc.strerror, path) from None
+        return local_size(local, path)
 
     def is_file(self, path: str) -> bool:
         local = on_disk(path)
