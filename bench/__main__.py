@@ -387,7 +387,9 @@ def main() -> int:
     started = time.time()
     only = os.environ.get("GDHTTP_BENCH_ONLY", "")
     CACHE.mkdir(parents=True, exist_ok=True)
-    tls = make_tls_material(CACHE / "tls")
+    # A private CA per run: CACHE is shared, and another run rewriting a shared ca.pem midway
+    # made gdhttp (which reads the file for each new client) fail handshakes.
+    tls = make_tls_material(Path(tempfile.mkdtemp(prefix="gdbench-tls-")))
     files_dir = CACHE / "files"
     server = start_nginx(STANDARD_NGINX_BLOCKS, prefix=Path(tempfile.mkdtemp(prefix="gdbench-")),
                          files_dir=files_dir, cert_path=tls.cert_pem_path,

@@ -133,6 +133,7 @@ def run_idle(https: tuple[str, int], ca: str, runs: int,
                               capture_output=True, text=True, errors="replace", env=env,
                               timeout=1800, check=False)
         _ended(proc)
+        _rows_from(proc.stdout)  # only for its report of BENCH_ERROR lines
         windows = [json.loads(line[len("BENCH_IDLE "):]) for line in proc.stdout.splitlines()
                    if line.startswith("BENCH_IDLE ")]
         counts = _count_windows(trace, [w["tag"] for w in windows])

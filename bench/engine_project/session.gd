@@ -159,7 +159,9 @@ func _on_done(result, code, _headers, body, node):
 	if job == null or not job["nodes"].has(node):
 		return
 	if (result != HTTPRequest.RESULT_SUCCESS or code != 200 or body.size() != int(cfg["body_size"])) and job["error"] == "":
-		job["error"] = "result %d, code %d, %d bytes" % [result, code, body.size()]
+		job["error"] = "request %d: result %d, code %d, %d bytes" % [job["done"] + 1, result, code, body.size()]
+		if node.has_method("get_error_message"):
+			job["error"] += " (%s)" % node.get_error_message()
 	job["done"] += 1
 	if job["done"] >= job["count"]:
 		job["t1"] = OS.get_ticks_usec()
