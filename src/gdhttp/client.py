@@ -29,6 +29,7 @@ from gdhttp.config import DEFAULT_USER_AGENT, ClientConfig, RedactingFilter, red
 from gdhttp.connection import Connection, Phase, ResolveError
 from gdhttp.constants import METHOD_VERBS, Error, HTTPClientConstants, Method, ResponseCode, Status
 from gdhttp.protocol import Framing, ProtocolError, RequestError, ResponseHead
+from gdhttp.report import RequestTimings
 from gdhttp.states import POLL_ON_ENTRY, Event, next_state
 from gdhttp.transport import (
     SocketStream,
@@ -74,6 +75,8 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         #: The last failure hit a reused connection before any response byte (see
         #: ``failed_unanswered``): a session may retry an idempotent request.
         self._unanswered = False
+        #: The current or last request's clock and connection report (kept by close()).
+        self._timings = RequestTimings()
         self._forget_response()
 
     def __repr__(self) -> str:
@@ -92,6 +95,8 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
 
     def _go(self, event: Event) -> Error:
         self._status, code = next_state(self._status, event)
+        if self._status not in (Status.STATUS_REQUESTING, Status.STATUS_BODY):
+            self._timings.finish()  # every end of a request passes here (or close())
         return code
 
     def _release(self) -> None:
@@ -127,6 +132,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
                                     self._config)
         except _CONNECTION_ERRORS as exc:
             return self._fail(Event.CONNECT_FAILED, f"cannot connect: {_message(exc)}")
+        self._timings = RequestTimings(self._conn.report)
         if self._conn.phase is Phase.RESOLVING:
             return self._go(Event.RESOLVE_STARTED)
         return self._go(Event.CONNECT_STARTED)
@@ -144,6 +150,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
             conn = self._conn = make(self._config)
         except _CONNECTION_ERRORS as exc:
             return self._fail(Event.CONNECT_FAILED, f"cannot connect: {_message(exc)}")
+        self._timings = RequestTimings(conn.report)
         if conn.phase is Phase.RESOLVING:
             return self._go(Event.RESOLVE_STARTED)
         if conn.phase is Phase.READY:
@@ -312,6 +319,9 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
                        "server sent data nobody asked for (stray bytes after the last response)")
             return Error.FAILED
         conn.start_request(head, body, upload, head_request=method == Method.METHOD_HEAD)
+        # A connection's second request (kept alive, or pooled) skipped its setup phases.
+        self._timings = RequestTimings(conn.report, reused=conn.requests > 1,
+                                       started=time.monotonic())
         self._forget_response()
         self._upload_size = conn.upload_size
         self._go(Event.REQUEST_STARTED)
@@ -378,6 +388,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
             deadline = time.monotonic() + limits.POLL_TIME_BUDGET_S
 
     def _on_head(self, conn: Connection, head: ResponseHead) -> Error:
+        self._timings.first_byte = conn.first_byte_at or time.monotonic()
         self._response_code = head.status_code
         self._headers = list(head.header_lines)
         self._chunked = head.chunked
@@ -534,6 +545,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         finally:
             self._forget_response()
             self._status = Status.STATUS_DISCONNECTED
+            self._timings.finish()
 
     @guard("")
     def query_string_from_dict(self, fields: Mapping[Any, Any]) -> str:
@@ -541,6 +553,22 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         if not isinstance(fields, Mapping):
             return self._refuse("query_string_from_dict: needs a Dictionary", "")
         return protocol.query_string_from_dict(fields)
+
+    # ------------------------------------------------------------------ report
+
+    def get_timings(self) -> dict[str, Any]:
+        """The current or last request's phases in ms: `dns_ms`, `connect_ms` (TCP and
+        any proxy tunnel), `tls_ms`, `ttfb_ms` (request sent to first response byte),
+        `total_ms` (their sum plus the body), and `reused` (the connection served a
+        request before: its setup phases are 0). A running request counts up to now."""
+        return self._timings.as_dict()
+
+    def get_tls_info(self) -> dict[str, Any]:
+        """The TLS session of the current or last connection ({} for plain HTTP):
+        `version`, `cipher`, `verified`, and the leaf certificate's `subject`,
+        `issuer`, `not_before`, `not_after` (ISO 8601 UTC) and `pin`
+        (`sha256/<base64>`, as `set_pinned_public_keys()` takes it)."""
+        return dict(self._timings.conn.tls)
 
     def __del__(self) -> None:
         try:

@@ -25,6 +25,7 @@ from gdhttp import limits, protocol, tls
 from gdhttp.bodyio import BufferSink, ListSink, UploadSource
 from gdhttp.config import ClientConfig, Proxy
 from gdhttp.protocol import Framing, ResponseHead, ResponseReader
+from gdhttp.report import ConnectReport, tls_session_info
 from gdhttp.transport import (
     Address,
     Connector,
@@ -86,11 +87,17 @@ class Connection:
         self._upload: UploadSource | None = None
         self._chunker: protocol.ChunkedWriter | None = None
         self.phase = Phase.CONNECTING
+        #: Setup marks and TLS peer (``gdhttp.report``); requests started on this connection
+        #: and when the current one's first response byte came (timings).
+        self.report = ConnectReport()
+        self.requests = 0
+        self.first_byte_at = 0.0
         if stream is not None:
             self.proxy, self.phase = None, Phase.READY
             return
         dial_host, dial_port = (self.proxy.host, self.proxy.port) if self.proxy else (host, port)
         if is_ip_literal(dial_host):
+            self.report.resolved = self.report.opened
             self._connector = Connector(literal_addresses(dial_host, dial_port),
                                         config.connect_timeout)
         else:
@@ -128,6 +135,7 @@ class Connection:
             time.sleep(0)
             return
         self._resolving = None
+        self.report.resolved = time.monotonic()
         try:
             addresses = future.result()
         except TransportError as exc:
@@ -144,7 +152,7 @@ class Connection:
                 return False
             self._connector = None
             self.stream = SocketStream(sock)
-            self.last_io = time.monotonic()
+            self.last_io = self.report.connected = time.monotonic()
             if self.proxy is not None and self.use_tls:
                 self._start_tunnel()
             elif self.use_tls:
@@ -153,6 +161,7 @@ class Connection:
             if not self._step_tunnel():
                 return False
             assert isinstance(self.stream, SocketStream)
+            self.report.connected = time.monotonic()  # the tunnel counts as connecting
             self._start_tls(self.stream.sock)
         if self._handshake is not None:
             if not self._handshake.step():
@@ -164,6 +173,8 @@ class Connection:
             sock = self._handshake.sock
             self._handshake = None
             self.stream = SocketStream(sock)
+            self.report.secured = time.monotonic()
+            self.report.tls = tls_session_info(sock, self.verify)
             # Pins hold even with verify_host=false: pinning a self-signed key is
             # exactly how such a server is trusted safely.
             if self.config.tls.pins:
@@ -230,6 +241,8 @@ class Connection:
         self.response_bytes = 0
         self.spent = False
         self.last_io = time.monotonic()
+        self.requests += 1
+        self.first_byte_at = 0.0
 
     @property
     def sending(self) -> bool:
@@ -324,6 +337,7 @@ class Connection:
                 reader.receive(data)
                 wire += len(data)
                 self.response_bytes += len(data)
+                self.first_byte_at = self.first_byte_at or self.last_io
             else:  # the next read_head() returns the head, an interim one, or raises
                 reader.receive_eof(truncated=_truncated(stream))
 

@@ -196,3 +196,9 @@ class PyHTTPClient:
 
     def set_client_certificate(self, cert_path: str, key_path: str = "") -> Error:
         return self._client.set_client_certificate(cert_path, key_path)
+
+    def get_timings(self) -> dict[str, Any]:
+        return self._client.get_timings()
+
+    def get_tls_info(self) -> dict[str, Any]:
+        return self._client.get_tls_info()

@@ -367,6 +367,12 @@ class PyHTTPRequest:
     def set_client_certificate(self, cert_path: str, key_path: str = "") -> Error:
         return self._tls(self._req.get_client().set_client_certificate(cert_path, key_path))
 
+    def get_timings(self) -> dict[str, Any]:
+        return self._req.get_timings()
+
+    def get_tls_info(self) -> dict[str, Any]:
+        return self._req.get_tls_info()
+
 
 # The engine binds its deferred completion as "_request_done"; the decorator
 # exposes only public names and engine callbacks, so register this one by hand.

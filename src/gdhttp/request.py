@@ -523,6 +523,14 @@ class HTTPRequest(HTTPRequestConstants):
 
     client = property(get_client)
 
+    def get_timings(self) -> dict[str, Any]:
+        """Phase timings of the last request's final hop (`HTTPClient.get_timings`)."""
+        return self._client.get_timings()
+
+    def get_tls_info(self) -> dict[str, Any]:
+        """TLS session of the last request's final hop ({} for plain HTTP)."""
+        return self._client.get_tls_info()
+
     def get_session(self) -> Session | None:
         """The session whose connections (and cookies) requests use; None: none."""
         return self._session

@@ -215,3 +215,8 @@ def check_pins(sock: ssl.SSLSocket, pins: frozenset[str]) -> str | None:
     return f"certificate pin mismatch: server key is sha256/{seen}, expected one of " + ", ".join(
         f"sha256/{p}" for p in sorted(pins)
     )
+
+
+def der_item(data: bytes, pos: int) -> tuple[int, int, int]:
+    """Public name of the DER reader (``gdhttp.report`` describes certificates with it)."""
+    return _der_item(data, pos)
