@@ -191,3 +191,14 @@ def test_http_request_with_a_session_reuses(nginx_http: Endpoint) -> None:
         assert (result, code) == (Result.RESULT_SUCCESS, 200)
     t = r.get_timings()
     assert t["reused"] is True and t["connect_ms"] == 0 and t["ttfb_ms"] > 0
+
+
+def test_http_request_headers_dictionary_merges_repeats(nginx_http: Endpoint) -> None:
+    r = HTTPRequest()
+    assert r.get_response_headers_as_dictionary() == {}
+    result, code, _ = drive(r, lambda: r.request(nginx_http.url("/headers/repeated")))
+    assert (result, code) == (Result.RESULT_SUCCESS, 200)
+    headers = r.get_response_headers_as_dictionary()
+    assert headers["X-Multi"] == "one; two"
+    assert headers["Set-Cookie"] == "a=1; Path=/; b=2; Path=/"
+    assert r.get_response_headers_as_dictionary() == headers  # not consumed

@@ -40,7 +40,7 @@ from gdhttp.transport import (
     wait_stream,
 )
 
-__all__ = ["DEFAULT_USER_AGENT", "HTTPClient"]
+__all__ = ["DEFAULT_USER_AGENT", "HTTPClient", "headers_as_dictionary"]
 
 log = logging.getLogger("gdhttp")
 if not any(isinstance(f, RedactingFilter) for f in log.filters):
@@ -50,6 +50,17 @@ _StatusEnum = Status  # the class attribute below shadows the name in the class 
 
 #: What a live connection can raise; each becomes a Status in ``_fail``.
 _CONNECTION_ERRORS = (TransportError, ProtocolError, RequestError, UploadSourceError, OSError)
+
+
+def headers_as_dictionary(lines: Iterable[str]) -> dict[str, str]:
+    """Header lines as a dict; repeated keys merge as "v1; v2" (the class reference's rule)."""
+    result: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if sep:
+            key, value = key.strip(), value.strip()
+            result[key] = f"{result[key]}; {value}" if key in result else value
+    return result
 
 
 def _message(exc: BaseException) -> str:
@@ -482,13 +493,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
 
     def get_response_headers_as_dictionary(self) -> dict[str, str]:
         """Headers as a dict (consumes them). Repeated keys merge as "v1; v2"."""
-        result: dict[str, str] = {}
-        for line in self.get_response_headers():
-            key, sep, value = line.partition(":")
-            if sep:
-                key, value = key.strip(), value.strip()
-                result[key] = f"{result[key]}; {value}" if key in result else value
-        return result
+        return headers_as_dictionary(self.get_response_headers())
 
     def get_response_trailers(self) -> list[str]:
         """Trailer fields of the last chunked response (the engine discards them)."""

@@ -373,6 +373,9 @@ class PyHTTPRequest:
     def get_tls_info(self) -> dict[str, Any]:
         return self._req.get_tls_info()
 
+    def get_response_headers_as_dictionary(self) -> dict[str, str]:
+        return self._req.get_response_headers_as_dictionary()
+
 
 # The engine binds its deferred completion as "_request_done"; the decorator
 # exposes only public names and engine callbacks, so register this one by hand.

@@ -37,7 +37,7 @@ from typing import Any, Final, TypeVar
 
 from gdhttp import limits, paths, protocol
 from gdhttp.attempt import Attempt, Completion, Options, Redirect
-from gdhttp.client import HTTPClient
+from gdhttp.client import HTTPClient, headers_as_dictionary
 from gdhttp.constants import Error, HTTPRequestConstants, Method, Result, Status
 from gdhttp.decoders import DECODE_STEP, DecodeError, Decoder
 from gdhttp.events import Hook, Outbox
@@ -530,6 +530,10 @@ class HTTPRequest(HTTPRequestConstants):
     def get_tls_info(self) -> dict[str, Any]:
         """TLS session of the last request's final hop ({} for plain HTTP)."""
         return self._client.get_tls_info()
+
+    def get_response_headers_as_dictionary(self) -> dict[str, str]:
+        """The last response's headers merged as HTTPClient merges them; not consumed."""
+        return headers_as_dictionary(self._attempt.response_headers if self._attempt else ())
 
     def get_session(self) -> Session | None:
         """The session whose connections (and cookies) requests use; None: none."""
