@@ -13,6 +13,8 @@ const ICONS = {
 	"PyHTTPRequest": "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAbElEQVR42mNgoDZwWJCgBcSHgfg/GgaJaRHS3I9FIzruJ1ozDBA0BOrs/yQY8B/FOzj8TMiAw8gGoGjCZQC6YTgNgCnExcZrALJidICuDqcB2AzBpoaqgahFRALCHY0kpELSUyPRmqmSmcgBAPEzpwhtdsDJAAAAAElFTkSuQmCC",
 }
 
+var dock = null
+
 func _enter_tree():
 	var added = []
 	for t in TYPES:
@@ -23,10 +25,31 @@ func _enter_tree():
 		add_custom_type(t[0], t[1], script, _icon(t[0]))
 		added.append(t[0])
 	print("gdhttp plugin: registered %s" % PoolStringArray(added).join(", "))
+	_add_dock()
 
 func _exit_tree():
+	if dock != null:
+		remove_control_from_bottom_panel(dock)
+		dock.queue_free()
+		dock = null
 	for t in TYPES:
 		remove_custom_type(t[0])
+
+# The HTTP dock (dock/dock.gd) in the bottom panel. Its history lives in res://.import,
+# the editor's own folder of each Godot 3 project: per project, hidden from the
+# FileSystem dock, left out of version control by convention, and never exported (an
+# export packs only the import artifacts its resources point to). Godot 3.2's
+# get_project_settings_dir() is not per project, so it is not used.
+const EDITOR_FOLDER = "res://.import"
+func _add_dock():
+	var script = load(DIR + "dock/dock.gd")
+	if script == null:
+		push_error("gdhttp plugin: cannot load the HTTP dock")
+		return
+	dock = script.new()
+	dock.setup(EDITOR_FOLDER)
+	add_control_to_bottom_panel(dock, "HTTP")
+	print("gdhttp plugin: HTTP dock ready")
 
 func _icon(name):
 	var image = Image.new()

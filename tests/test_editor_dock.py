@@ -1,0 +1,441 @@
+"""The HTTP dock in the real editor (``godot3 --editor`` under Xvfb).
+
+One editor run: a project with the gdhttp plugin and a test-only plugin
+(``tests/editor_dock/driver.gd``) that finds the dock, fills its fields through its
+nodes, presses Send against the local servers below, cancels a slow download, times
+the editor's frames during a large download and a server that never answers, uses the
+history, writes what the dock showed to a JSON file and quits. The tests here read that
+file. "Copy as GDScript" output then runs headless in ``godot3-server`` against the same
+server and must get the same response; "Copy as curl" runs in curl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from servers import TLSMaterial
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # the demo server lives at the repository root
+
+from devserver import make_png  # noqa: E402
+
+GODOT_EDITOR = os.environ.get("GDHTTP_GODOT_EDITOR", shutil.which("godot3") or "/usr/bin/godot3")
+DRIVER = REPO / "tests" / "editor_dock"
+#: The large download (bytes) whose frames are timed; 1 GiB as the issue asks.
+BIG_SIZE = int(os.environ.get("GDHTTP_DOCK_BIG_SIZE", str(1 << 30)))
+#: The editor's frames while the dock downloads must stay this short (ms). The machine
+#: is shared with other jobs: the bound is loose, the numbers are in the results file.
+FRAME_P95_MS = 50.0
+FRAME_MAX_MS = 400.0
+EDITOR_LIMIT_S = 300.0
+JSON_BODY = {"name": "gdhttp", "items": [1, 2, 3], "nested": {"ok": True, "pi": 3.5}}
+PNG = make_png(64, 32)
+
+pytestmark = [pytest.mark.editor]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "dock-test"
+    big_size = BIG_SIZE
+    zeros = bytes(1 << 20)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, code: int, body: bytes, ctype: str, extra: dict[str, str] | None = None
+              ) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+    def do_GET(self) -> None:
+        path = self.path
+        if path == "/json":
+            self._send(200, json.dumps(JSON_BODY).encode(), "application/json", {
+                "X-Echo-Test": self.headers.get("X-Test", "-"),
+                "X-Saw-Auth": self.headers.get("Authorization", "-"),
+            })  # fmt: skip
+        elif path == "/image.png":
+            self._send(200, PNG, "image/png")
+        elif path == "/redirect":
+            self._send(302, b"", "text/plain", {"Location": "/json"})
+        elif path == "/slow":
+            self._trickle()
+        elif path == "/hang":
+            self._hang()
+        elif path == "/big":
+            self._big()
+        else:
+            self._send(404, b"no such thing\n", "text/plain")
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        self._send(200, body, "text/plain; charset=utf-8", {"X-Body-Length": str(len(body)),
+                                                            "X-Method": self.command})
+
+    do_PUT = do_POST
+
+    def _trickle(self) -> None:
+        """Headers, then 100 bytes every 50 ms of a 10 MB body; bounded to 30 s."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(10_000_000))
+        self.end_headers()
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                self.wfile.write(b"s" * 100)
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _hang(self) -> None:
+        """Never answer (until 20 s pass or the client leaves)."""
+        self.connection.settimeout(20)
+        try:
+            self.connection.recv(1)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _big(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(self.big_size))
+        self.end_headers()
+        left = self.big_size
+        try:
+            while left > 0:
+                n = min(left, len(self.zeros))
+                self.wfile.write(self.zeros[:n])
+                left -= n
+        except OSError:
+            pass
+
+
+class Servers:
+    def __init__(self, tls: TLSMaterial) -> None:
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.https = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = tls.server_context()
+        self.https.socket = context.wrap_socket(self.https.socket, server_side=True)
+        for server in (self.http, self.https):
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                             daemon=True).start()
+        self.ca_file = str(tls.ca_pem_path)
+
+    def url(self, tls: bool = False) -> str:
+        server = self.https if tls else self.http
+        host = "localhost" if tls else "127.0.0.1"
+        return f"{'https' if tls else 'http'}://{host}:{server.server_address[1]}"
+
+    def close(self) -> None:
+        for server in (self.http, self.https):
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture(scope="module")
+def servers(tls_material: TLSMaterial) -> Iterator[Servers]:
+    made = Servers(tls_material)
+    yield made
+    made.close()
+
+
+def make_project(root: Path) -> Path:
+    """A project with the gdhttp plugin (linked) and the driver plugin, both enabled."""
+    project = root / "project"
+    (project / "addons" / "dock_driver").mkdir(parents=True)
+    (project / "addons" / "gdhttp").symlink_to(REPO / "addons" / "gdhttp",
+                                               target_is_directory=True)
+    shutil.copy(DRIVER / "driver.gd", project / "addons" / "dock_driver" / "driver.gd")
+    (project / "addons" / "dock_driver" / "plugin.cfg").write_text(
+        '[plugin]\n\nname="dock_driver"\ndescription="test"\nauthor="gdhttp"\nversion="1"\n'
+        'script="driver.gd"\n')
+    (project / "project.godot").write_text(
+        'config_version=4\n\n[application]\n\nconfig/name="dock test"\n\n'
+        '[editor_plugins]\n\nenabled=PoolStringArray( "gdhttp", "dock_driver" )\n')
+    return project
+
+
+def run_editor(project: Path, config: dict[str, Any], home: Path) -> tuple[dict[str, Any], str]:
+    """Open the editor on ``project`` with the driver's config; its results and output."""
+    config_path = project.parent / "config.json"
+    results_path = project.parent / "results.json"
+    config = {**config, "results": str(results_path), "limit_s": EDITOR_LIMIT_S - 30}
+    config_path.write_text(json.dumps(config))
+    home.mkdir(exist_ok=True)
+    log = project.parent / "editor.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", GODOT_EDITOR, "--editor",
+             "--path", str(project)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "HOME": str(home), "LC_ALL": "C.UTF-8",
+                 "GDHTTP_DOCK_TEST": str(config_path)},
+        )  # fmt: skip
+        try:
+            code = proc.wait(EDITOR_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)  # xvfb-run, Xvfb and the editor: our own group
+            proc.wait(10)
+            code = -9
+    output = log.read_text(errors="replace")
+    assert code == 0, f"the editor exited with {code}:\n{output[-4000:]}"
+    assert results_path.exists(), f"the driver wrote no results:\n{output[-4000:]}"
+    return json.loads(results_path.read_text()), output
+
+
+CASES = ["case_idle_frames", "case_json", "case_post_text", "case_put_file", "case_image",
+         "case_redirect_not_followed", "case_https", "case_cancel_slow",
+         "case_never_answers", "case_big_download", "case_history"]
+
+
+@pytest.fixture(scope="module")
+def dock_run(servers: Servers, tmp_path_factory: pytest.TempPathFactory
+             ) -> tuple[dict[str, Any], str, Path]:
+    from engine.godot_harness import ensure_addon
+
+    ensure_addon()
+    root = tmp_path_factory.mktemp("dock")
+    project = make_project(root)
+    config = {"http": servers.url(), "https": servers.url(tls=True), "ca_file": servers.ca_file,
+              "cases": CASES, "big_limit_s": 120}
+    results, output = run_editor(project, config, root / "home")
+    return results, output, project
+
+
+def header(shown: dict[str, Any], name: str) -> str:
+    rows = {k.lower(): v for k, v in shown["headers"]}
+    return str(rows.get(name.lower(), ""))
+
+
+def test_the_dock_loads_without_errors(dock_run: tuple[dict[str, Any], str, Path]) -> None:
+    results, output, _ = dock_run
+    assert "gdhttp plugin: HTTP dock ready" in output
+    assert results["errors"] == []
+    bad = [ln for ln in output.splitlines()
+           if ("SCRIPT ERROR" in ln or "Parse Error" in ln or "Traceback" in ln)]
+    assert not bad, "\n".join(bad)
+
+
+def test_json_response_is_shown(dock_run: tuple[dict[str, Any], str, Path]) -> None:
+    shown = dock_run[0]["cases"]["json"]
+    assert shown["busy"] is False
+    assert shown["status"].startswith("HTTP 200 OK  ·  RESULT_SUCCESS"), shown["status"]
+    assert header(shown, "Content-Type") == "application/json"
+    assert header(shown, "X-Echo-Test") == "dock"  # our header went out
+    assert header(shown, "X-Saw-Auth") == "Bearer dock-secret-1"
+    assert shown["view"] == 1  # pretty JSON chosen by the content type
+    assert json.loads(shown["body"]) == JSON_BODY
+    assert "\n  " in shown["body"]  # indented
+    phases = {row[0]: float(row[1]) for row in shown["timings"] if row[1] != "reused"}
+    assert set(phases) == {"DNS", "Connect", "TLS handshake", "First byte", "Total"}
+    assert phases["Connect"] > 0 and phases["First byte"] > 0 and phases["TLS handshake"] == 0
+    assert phases["Total"] >= phases["Connect"] + phases["First byte"]
+    assert shown["tls"] == [["TLS", "not used"]]
+
+
+def test_bodies_text_file_image_and_redirect(dock_run: tuple[dict[str, Any], str, Path]) -> None:
+    cases = dock_run[0]["cases"]
+    post = cases["post_text"]
+    assert post["status"].startswith("HTTP 200"), post["status"]
+    assert post["body"] == "héllo from the dock\nline 2"
+    assert header(post, "X-Method") == "POST"
+    put = cases["put_file"]
+    assert put["body"] == "streamed from res:// by request_file\n", put["status"]
+    assert header(put, "X-Method") == "PUT"
+    image = cases["image"]
+    assert image["view"] == 3 and image["image"] == [64, 32], image["body_info"]
+    redirect = cases["redirect"]
+    assert redirect["status"].startswith("HTTP 302 Found  ·  RESULT_REDIRECT_LIMIT_REACHED")
+    assert header(redirect, "Location") == "/json"
+
+
+def test_tls_details_and_pin(dock_run: tuple[dict[str, Any], str, Path],
+                             tls_material: TLSMaterial) -> None:
+    results = dock_run[0]
+    shown = results["cases"]["https"]
+    assert shown["status"].startswith("HTTP 200 OK  ·  RESULT_SUCCESS"), shown["status"]
+    tls = dict(shown["tls"])
+    assert tls["Version"] in ("TLSv1.2", "TLSv1.3")
+    assert tls["Verified"] == "yes"
+    assert "gdhttp test CA" in tls["Issuer"]
+    assert tls["Valid until"].endswith("Z")
+    # The pin shown is the server key's, in the form the pinning option takes.
+    from gdhttp.report import describe_certificate
+
+    der = ssl.PEM_cert_to_DER_cert(tls_material.cert_pem.decode().split("-----END")[0]
+                                   + "-----END CERTIFICATE-----\n")
+    assert tls["SPKI pin"] == describe_certificate(der)["pin"] == results["pin_copied"]
+    timings = {row[0]: row[1] for row in shown["timings"]}
+    assert float(timings["TLS handshake"]) > 0 and float(timings["DNS"]) > 0
+    assert results["cases"]["https_pinned"]["status"].startswith("HTTP 200")
+    wrong = results["cases"]["https_wrong_pin"]["status"]
+    assert "RESULT_SSL_HANDSHAKE_ERROR" in wrong and "pin mismatch" in wrong
+
+
+def test_cancel_a_slow_download(dock_run: tuple[dict[str, Any], str, Path]) -> None:
+    shown = dock_run[0]["cases"]["cancel_slow"]
+    assert shown["during"]["busy"] is True
+    assert "B" in shown["during"]["progress_label"]  # live progress while it ran
+    assert shown["busy"] is False
+    assert shown["status"].startswith("Cancelled after "), shown["status"]
+    assert shown["last"]["downloaded"] > 0
+
+
+def test_frames_stay_short(dock_run: tuple[dict[str, Any], str, Path]) -> None:
+    cases = dock_run[0]["cases"]
+    big = cases["big"]
+    assert big["status"].startswith("HTTP 200 OK  ·  RESULT_SUCCESS"), big["status"]
+    size = BIG_SIZE
+    assert big["last"]["downloaded"] == size
+    assert "first 8.0 KiB shown" in big["body_info"]  # hex of the head, not the whole body
+    print(f"idle: {cases['idle']['frames']}")
+    for name in ("big", "hang", "cancel_slow"):
+        frames = cases[name]["frames"]
+        print(f"{name}: {frames}")
+        assert frames["frames"] > 10, frames
+        assert frames["p95_ms"] < FRAME_P95_MS, (name, frames)
+        assert frames["max_ms"] < FRAME_MAX_MS, (name, frames)
+    mib_s = size / (1 << 20) / (big["elapsed_ms"] / 1000)
+    print(f"big: {size} bytes in {big['elapsed_ms']} ms ({mib_s:.0f} MiB/s)")
+    hang = cases["hang"]
+    assert "RESULT_TIMEOUT" in hang["status"], hang["status"]
+
+
+def test_history_masks_secrets(dock_run: tuple[dict[str, Any], str, Path]) -> None:
+    results, _, project = dock_run
+    history = results["history"]
+    assert results["history_path"] == "res://.import/gdhttp_dock_history.json"
+    assert history["file_exists"]
+    stored = (project / ".import" / "gdhttp_dock_history.json").read_text()
+    assert "dock-secret-1" not in stored and "Authorization: <masked>" in stored
+    assert "kept-secret-2" in stored  # the user opted in for that one
+    # One entry per Send before case_history: a case each but idle_frames and history,
+    # two more in case_https (pinned, wrong pin).
+    assert history["count"] == len(CASES) - 2 + 2
+    assert history["resend_masked"] != 0  # a masked entry is loaded, not sent
+    assert history["loaded_headers"] == "X-Test: dock\nAuthorization: <masked>"
+    assert history["kept_entry"]["headers"] == ["Authorization: Bearer kept-secret-2"]
+    assert history["resend_kept"] == 0
+    assert results["cases"]["resent"]["status"].startswith("HTTP 200")
+    assert header(results["cases"]["resent"], "X-Saw-Auth") == "Bearer kept-secret-2"
+    assert history["after_resend"] == 1 and history["after_delete"] == 0
+
+
+def test_copy_as_curl_gets_the_same_response(dock_run: tuple[dict[str, Any], str, Path]
+                                             ) -> None:
+    results = dock_run[0]
+    curl = shutil.which("curl")
+    assert curl, "curl is installed by make setup"
+    command = shlex.split(results["curl"])
+    assert command[0] == "curl"
+    out = subprocess.run([curl, "-sS", "-i", *command[1:]], capture_output=True, timeout=30,
+                         check=True).stdout.decode()
+    head, _, body = out.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 200")
+    assert json.loads(body) == JSON_BODY
+    assert "X-Saw-Auth: Bearer dock-secret-1" in head
+
+
+def run_snippet(code: str, root: Path) -> dict[str, Any]:
+    """Run a "Copy as GDScript" snippet headless in godot3-server; what it received."""
+    from engine.godot_harness import run_suite
+
+    project = root / "snippet_project"
+    project.mkdir(parents=True)
+    (project / "addons").symlink_to(REPO / "addons", target_is_directory=True)
+    (project / "project.godot").write_text('config_version=4\n\n[application]\n\n'
+                                           'config/name="snippet"\n')
+    (project / "snippet.gd").write_text(code)
+    # The runner adds the snippet's node as a scene would, then listens to the same
+    # request_completed the snippet connects to, and reports what arrived.
+    (project / "runner.gd").write_text('''extends SceneTree
+var frames = 0
+func _initialize():
+	var node = load("res://snippet.gd").new()
+	root.add_child(node)
+	node.get_child(0).connect("request_completed", self, "_done")
+func _idle(_delta):
+	frames += 1
+	if frames > 3000:
+		print("SNIPPET timeout")
+		quit()
+func _done(result, code, headers, body):
+	print("SNIPPET " + JSON.print({"result": result, "code": code,
+		"headers": Array(headers), "body": body.get_string_from_utf8()}))
+	quit()
+''')
+    run = run_suite("res://runner.gd", project=project, timeout=60)
+    lines = run.lines("SNIPPET ")
+    assert lines and lines[0] != "timeout", run.describe()
+    assert "SCRIPT ERROR" not in run.output, run.describe()
+    return dict(json.loads(lines[0]))
+
+
+def test_copy_as_gdscript_gets_the_same_response(dock_run: tuple[dict[str, Any], str, Path],
+                                                 tmp_path: Path) -> None:
+    results = dock_run[0]
+    for snippet, case in (("gdscript", "json"), ("gdscript_post", "post_text"),
+                          ("gdscript_https", "https")):
+        code = results[snippet]
+        assert "PyHTTPRequest.gdns" in code
+        got = run_snippet(code, tmp_path / snippet)
+        shown = results["cases"][case]
+        assert (got["result"], got["code"]) == (shown["last"]["result"], shown["last"]["code"])
+        received = dict(line.split(": ", 1) for line in got["headers"])
+        for key, value in shown["last"]["headers"].items():
+            if key not in ("Date",):
+                assert received[key] == value, (snippet, key)
+        if case == "post_text":
+            assert got["body"] == shown["body"]
+        else:
+            assert json.loads(got["body"]) == json.loads(shown["body"]) == JSON_BODY
+    assert "set_trusted_certificates(" in results["gdscript_https"]
+
+
+def test_servers_are_loopback_only(servers: Servers) -> None:
+    for server in (servers.http, servers.https):
+        assert server.server_address[0] == "127.0.0.1"
+    with socket.create_connection(("127.0.0.1", servers.http.server_address[1]), 5) as sock:
+        sock.sendall(b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert sock.recv(12) == b"HTTP/1.1 200"
