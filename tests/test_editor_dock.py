@@ -40,13 +40,20 @@ GODOT_EDITOR = os.environ.get("GDHTTP_GODOT_EDITOR", shutil.which("godot3") or "
 DRIVER = REPO / "tests" / "editor_dock"
 #: The large download (bytes) whose frames are timed; 1 GiB as the issue asks.
 BIG_SIZE = int(os.environ.get("GDHTTP_DOCK_BIG_SIZE", str(1 << 30)))
-#: The editor's frames while the dock downloads must stay this short (ms). The machine
-#: is shared with other jobs: the bound is loose, the numbers are in the results file.
-FRAME_P95_MS = 50.0
-FRAME_MAX_MS = 400.0
+#: What the dock's work may add to the editor's script step (every node's internal
+#: process and _process, without rendering) while it downloads, at the median (ms):
+#: gdhttp's step budget is 2 ms, and a frame only delivers the worker's progress.
+STEP_MEDIAN_ADDED_MS = 10.0
+#: No frame may take longer than this (ms): the editor never freezes. Xvfb renders in
+#: software on a machine shared with other jobs, so frame intervals are noisy; they are
+#: printed and kept in the results file.
+FRAME_MAX_MS = 500.0
 EDITOR_LIMIT_S = 300.0
 JSON_BODY = {"name": "gdhttp", "items": [1, 2, 3], "nested": {"ok": True, "pi": 3.5}}
 PNG = make_png(64, 32)
+PLAYER = {"id": 4211, "name": "Ada", "level": 17, "guild": {"name": "Lighthouse", "rank": 2},
+          "inventory": [{"item": "lantern", "count": 1}, {"item": "rope", "count": 3}],
+          "online": True}
 
 pytestmark = [pytest.mark.editor]
 
@@ -90,6 +97,9 @@ class Handler(BaseHTTPRequestHandler):
                 "X-Echo-Test": self.headers.get("X-Test", "-"),
                 "X-Saw-Auth": self.headers.get("Authorization", "-"),
             })  # fmt: skip
+        elif path == "/player":  # the screenshot's example
+            self._send(200, json.dumps(PLAYER).encode(), "application/json; charset=utf-8",
+                       {"Cache-Control": "no-store", "X-Request-Id": "7f3c9a12"})
         elif path == "/image.png":
             self._send(200, PNG, "image/png")
         elif path == "/redirect":
@@ -196,8 +206,13 @@ def make_project(root: Path) -> Path:
     return project
 
 
-def run_editor(project: Path, config: dict[str, Any], home: Path) -> tuple[dict[str, Any], str]:
-    """Open the editor on ``project`` with the driver's config; its results and output."""
+def run_editor(project: Path, config: dict[str, Any], home: Path, size: str = "1280x800"
+               ) -> tuple[dict[str, Any], str]:
+    """Open the editor on ``project`` with the driver's config; its results and output.
+
+    Xvfb renders in software: a frame costs in proportion to the window's pixels, so the
+    frame-time test runs at a modest size and the screenshot at a wide one.
+    """
     config_path = project.parent / "config.json"
     results_path = project.parent / "results.json"
     config = {**config, "results": str(results_path), "limit_s": EDITOR_LIMIT_S - 30}
@@ -206,8 +221,8 @@ def run_editor(project: Path, config: dict[str, Any], home: Path) -> tuple[dict[
     log = project.parent / "editor.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", GODOT_EDITOR, "--editor",
-             "--path", str(project)],
+            ["xvfb-run", "-a", "-s", f"-screen 0 {size}x24", GODOT_EDITOR, "--editor",
+             "--resolution", size, "--path", str(project)],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "HOME": str(home), "LC_ALL": "C.UTF-8",
                  "GDHTTP_DOCK_TEST": str(config_path)},
@@ -329,12 +344,14 @@ def test_frames_stay_short(dock_run: tuple[dict[str, Any], str, Path]) -> None:
     size = BIG_SIZE
     assert big["last"]["downloaded"] == size
     assert "first 8.0 KiB shown" in big["body_info"]  # hex of the head, not the whole body
-    print(f"idle: {cases['idle']['frames']}")
+    idle = cases["idle"]["frames"]
+    print(f"idle: {idle}")
     for name in ("big", "hang", "cancel_slow"):
         frames = cases[name]["frames"]
         print(f"{name}: {frames}")
         assert frames["frames"] > 10, frames
-        assert frames["p95_ms"] < FRAME_P95_MS, (name, frames)
+        added = frames["step_median_ms"] - idle["step_median_ms"]
+        assert added < STEP_MEDIAN_ADDED_MS, (name, frames, idle)
         assert frames["max_ms"] < FRAME_MAX_MS, (name, frames)
     mib_s = size / (1 << 20) / (big["elapsed_ms"] / 1000)
     print(f"big: {size} bytes in {big['elapsed_ms']} ms ({mib_s:.0f} MiB/s)")

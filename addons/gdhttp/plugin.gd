@@ -30,7 +30,7 @@ func _enter_tree():
 func _exit_tree():
 	if dock != null:
 		remove_control_from_bottom_panel(dock)
-		dock.queue_free()
+		dock.free()  # now: a queued free may never run when the editor quits
 		dock = null
 	for t in TYPES:
 		remove_custom_type(t[0])

@@ -54,11 +54,15 @@ var _shown = PoolByteArray()  # the head of the body that display may use
 var _body_size = 0
 var _content_type = ""
 var _file_dialog_target = ""
+var _downloaded = 0
+var _total = -1
+var _sent = 0
+var _upload_total = 0
 
 
 func _init():
 	name = "GdhttpDock"
-	rect_min_size = Vector2(0, 300)
+	rect_min_size = Vector2(0, 320)
 	_build()
 
 
@@ -96,7 +100,7 @@ func _build():
 	var split = _add(self, "split", HSplitContainer.new())
 	split.size_flags_vertical = SIZE_EXPAND_FILL
 	var request_tabs = _add(split, "request_tabs", TabContainer.new())
-	request_tabs.rect_min_size = Vector2(460, 0)
+	request_tabs.rect_min_size = Vector2(380, 0)
 	_build_headers_tab(request_tabs)
 	_build_body_tab(request_tabs)
 	_build_options_tab(request_tabs)
@@ -121,10 +125,11 @@ func _build():
 	var response_tabs = _add(response_split, "response_tabs", TabContainer.new())
 	response_tabs.size_flags_horizontal = SIZE_EXPAND_FILL
 	_build_response_body_tab(response_tabs)
-	_add(response_tabs, "headers_table", _table(["Header", "Value"], "Headers"))
+	_add(response_tabs, "headers_table", _table(["Header", "Value"], "Headers", [160, 200]))
 	_build_tls_tab(response_tabs)
-	var timings = _add(response_split, "timings_table", _table(["Timings", "ms", ""], "Timings"))
-	timings.rect_min_size = Vector2(330, 0)
+	var timings = _add(response_split, "timings_table",
+			_table(["Timings", "ms", ""], "Timings", [120, 70, 90]))
+	timings.rect_min_size = Vector2(290, 0)
 
 	var dialog = _add(self, "file_dialog", EditorFileDialog.new())
 	dialog.mode = EditorFileDialog.MODE_OPEN_FILE
@@ -240,13 +245,15 @@ func _build_tls_tab(tabs):
 	var box = VBoxContainer.new()
 	box.name = "TLS"
 	tabs.add_child(box)
-	var table = _add(box, "tls_table", _table(["Field", "Value"], "Certificate"))
+	var table = _add(box, "tls_table", _table(["Field", "Value"], "Certificate", [110, 300]))
 	table.size_flags_vertical = SIZE_EXPAND_FILL
 	_button(box, "pin_key", "Pin this key (copy)", "copy_pin").disabled = true
 
 
 func _add(parent, key, control):
 	ui[key] = control
+	if control is TabContainer:
+		control.tab_align = TabContainer.ALIGN_LEFT
 	parent.add_child(control)
 	return control
 
@@ -264,7 +271,8 @@ func _label(parent, text):
 	parent.add_child(label)
 
 
-func _table(titles, title):
+# A read-only table; the last column takes the spare width.
+func _table(titles, title, widths):
 	var tree = Tree.new()
 	tree.name = title
 	tree.columns = titles.size()
@@ -272,8 +280,8 @@ func _table(titles, title):
 	tree.set_column_titles_visible(true)
 	for i in titles.size():
 		tree.set_column_title(i, titles[i])
-		tree.set_column_expand(i, i == titles.size() - 1 or titles.size() == 2 and i == 1)
-		tree.set_column_min_width(i, 110 if i < titles.size() - 1 else 100)
+		tree.set_column_expand(i, i == titles.size() - 1)
+		tree.set_column_min_width(i, widths[i])
 	tree.create_item()
 	return tree
 
@@ -370,6 +378,10 @@ func send():
 		_remember({"code": 0, "result": -1})
 		return err
 	_started_ms = OS.get_ticks_msec()
+	_downloaded = 0
+	_total = -1
+	_sent = 0
+	_upload_total = 0
 	http.connect("request_completed", self, "_on_completed")
 	http.connect("download_progress", self, "_on_download_progress")
 	http.connect("upload_progress", self, "_on_upload_progress")
@@ -412,11 +424,10 @@ func _configure(http, spec):
 func cancel():
 	if _http == null:
 		return
-	var got = _http.get_downloaded_bytes()
 	_http.cancel_request()
 	_read_report(_http)
 	_drop_request()
-	_set_status("Cancelled after %s and %s ms." % [_size_text(got),
+	_set_status("Cancelled after %s and %s ms." % [_size_text(last_response.downloaded),
 			_ms(last_response.timings.get("total_ms", 0))])
 	_show_timings(last_response.timings)
 	_remember({"code": 0, "result": -1, "cancelled": true})
@@ -431,24 +442,29 @@ func _drop_request():
 	ui.cancel.disabled = true
 
 
+# Progress comes from the request's signals: no call into Python here, since each one
+# waits for the interpreter lock the download's worker thread holds most of the time.
 func _process(_delta):
 	if _http == null:
 		return
-	var downloaded = _http.get_downloaded_bytes()
-	var total = _http.get_body_size()
-	ui.progress_label.text = "%s%s · %d ms" % [_size_text(downloaded),
-			(" / " + _size_text(total)) if total >= 0 else "", OS.get_ticks_msec() - _started_ms]
+	var shown = "%s%s" % [_size_text(_downloaded), (" / " + _size_text(_total)) if _total >= 0 else ""]
+	if _upload_total != 0:
+		shown = "↑ %s / %s  %s" % [_size_text(_sent), _size_text(_upload_total), shown]
+	ui.progress_label.text = "%s · %d ms" % [shown, OS.get_ticks_msec() - _started_ms]
 
 
 func _on_download_progress(downloaded, total):
+	_downloaded = downloaded
+	_total = total
 	ui.progress.max_value = max(total, 1) if total >= 0 else max(downloaded, 1)
 	ui.progress.value = downloaded
 
 
 func _on_upload_progress(sent, total):
+	_sent = sent
+	_upload_total = total
 	ui.progress.max_value = max(total, 1)
 	ui.progress.value = sent
-	ui.progress_label.text = "↑ %s / %s" % [_size_text(sent), _size_text(total)]
 
 
 func _on_completed(result, code, _headers, _body):
