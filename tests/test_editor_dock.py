@@ -11,6 +11,7 @@ server and must get the same response; "Copy as curl" runs in curl.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -28,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from servers import TLSMaterial
+from servers import ProxyServer, TLSMaterial
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -118,7 +119,13 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, body, "text/plain; charset=utf-8", {"X-Body-Length": str(len(body)),
                                                             "X-Method": self.command})
 
-    do_PUT = do_POST
+    def do_PUT(self) -> None:
+        if self.path != "/upload":
+            self.do_POST()
+            return
+        body = self._read_body()
+        summary = {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+        self._send(200, json.dumps(summary).encode(), "application/json")
 
     def _trickle(self) -> None:
         """Headers, then 100 bytes every 50 ms of a 10 MB body; bounded to 30 s."""
@@ -240,20 +247,28 @@ def run_editor(project: Path, config: dict[str, Any], home: Path, size: str = "1
 
 
 CASES = ["case_idle_frames", "case_json", "case_post_text", "case_put_file", "case_image",
-         "case_redirect_not_followed", "case_https", "case_cancel_slow",
+         "case_redirect_not_followed", "case_https", "case_proxy", "case_upload_disk",
+         "case_cancel_slow",
          "case_never_answers", "case_big_download", "case_history"]
 
 
+UPLOAD = os.urandom(8 << 20)
+
+
 @pytest.fixture(scope="module")
-def dock_run(servers: Servers, tmp_path_factory: pytest.TempPathFactory
-             ) -> tuple[dict[str, Any], str, Path]:
+def dock_run(servers: Servers, tinyproxy_auth: ProxyServer,
+             tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, Path]:
     from engine.godot_harness import ensure_addon
 
     ensure_addon()
     root = tmp_path_factory.mktemp("dock")
     project = make_project(root)
+    upload = root / "upload.bin"  # a file on disk, outside the project
+    upload.write_bytes(UPLOAD)
+    proxy = f"{tinyproxy_auth.user}:{tinyproxy_auth.password}@{tinyproxy_auth.host}:" \
+            f"{tinyproxy_auth.port}"
     config = {"http": servers.url(), "https": servers.url(tls=True), "ca_file": servers.ca_file,
-              "cases": CASES, "big_limit_s": 120}
+              "cases": CASES, "big_limit_s": 120, "proxy": proxy, "upload_file": str(upload)}
     results, output = run_editor(project, config, root / "home")
     return results, output, project
 
@@ -328,6 +343,19 @@ def test_tls_details_and_pin(dock_run: tuple[dict[str, Any], str, Path],
     assert "RESULT_SSL_HANDSHAKE_ERROR" in wrong and "pin mismatch" in wrong
 
 
+def test_proxy_with_credentials_and_a_streamed_upload(
+        dock_run: tuple[dict[str, Any], str, Path]) -> None:
+    cases = dock_run[0]["cases"]
+    proxied = cases["proxy"]
+    assert proxied["status"].startswith("HTTP 200 OK  ·  RESULT_SUCCESS"), proxied["status"]
+    assert header(proxied, "X-Echo-Test") == "via proxy"
+    upload = cases["upload"]
+    assert upload["status"].startswith("HTTP 200"), upload["status"]
+    assert json.loads(upload["body"]) == {"size": len(UPLOAD),
+                                          "sha256": hashlib.sha256(UPLOAD).hexdigest()}
+    assert upload["last"]["sent"] == upload["last"]["upload_total"] == len(UPLOAD)
+
+
 def test_cancel_a_slow_download(dock_run: tuple[dict[str, Any], str, Path]) -> None:
     shown = dock_run[0]["cases"]["cancel_slow"]
     assert shown["during"]["busy"] is True
@@ -367,6 +395,7 @@ def test_history_masks_secrets(dock_run: tuple[dict[str, Any], str, Path]) -> No
     stored = (project / ".import" / "gdhttp_dock_history.json").read_text()
     assert "dock-secret-1" not in stored and "Authorization: <masked>" in stored
     assert "kept-secret-2" in stored  # the user opted in for that one
+    assert "proxy-secret-42" not in stored and "gdhttp:<masked>@127.0.0.1:" in stored
     # One entry per Send before case_history: a case each but idle_frames and history,
     # two more in case_https (pinned, wrong pin).
     assert history["count"] == len(CASES) - 2 + 2
@@ -384,14 +413,17 @@ def test_copy_as_curl_gets_the_same_response(dock_run: tuple[dict[str, Any], str
     results = dock_run[0]
     curl = shutil.which("curl")
     assert curl, "curl is installed by make setup"
-    command = shlex.split(results["curl"])
-    assert command[0] == "curl"
-    out = subprocess.run([curl, "-sS", "-i", *command[1:]], capture_output=True, timeout=30,
-                         check=True).stdout.decode()
-    head, _, body = out.partition("\r\n\r\n")
-    assert head.startswith("HTTP/1.1 200")
-    assert json.loads(body) == JSON_BODY
-    assert "X-Saw-Auth: Bearer dock-secret-1" in head
+    for name, echoed in (("curl", "X-Saw-Auth: Bearer dock-secret-1"),
+                         ("curl_proxy", "X-Echo-Test: via proxy")):
+        command = shlex.split(results[name])
+        assert command[0] == "curl"
+        out = subprocess.run([curl, "-sS", "-i", *command[1:]], capture_output=True,
+                             timeout=30, check=True).stdout.decode()
+        body = out.rpartition("\r\n\r\n")[2]
+        assert "HTTP/1.1 200" in out
+        assert json.loads(body) == JSON_BODY
+        assert echoed in out
+    assert "--proxy 'http://gdhttp:proxy-secret-42@127.0.0.1:" in results["curl_proxy"]
 
 
 def run_snippet(code: str, root: Path) -> dict[str, Any]:

@@ -222,6 +222,20 @@ func case_https():
 	dock.ui.ca_file.text = ""
 
 
+func case_proxy():
+	_fill("GET", config.http + "/json", "X-Test: via proxy")
+	dock.ui.proxy.text = config.proxy
+	yield(_send_and_wait("proxy"), "completed")
+	results["curl_proxy"] = dock.copy_curl()
+	dock.ui.proxy.text = ""
+
+
+func case_upload_disk():
+	_fill("PUT", config.http + "/upload", "Content-Type: application/octet-stream", 2,
+			config.upload_file)
+	yield(_send_and_wait("upload"), "completed")
+
+
 func case_cancel_slow():
 	_fill("GET", config.http + "/slow")
 	_stamps = []

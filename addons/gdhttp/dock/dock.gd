@@ -475,6 +475,8 @@ func _on_completed(result, code, _headers, _body):
 	last_response["result"] = result
 	last_response["code"] = code
 	last_response["error"] = http.get_error_message() if result != HTTPRequest.RESULT_SUCCESS else ""
+	last_response["sent"] = _sent
+	last_response["upload_total"] = _upload_total
 	_drop_request()
 	_show_response()
 	_remember({"code": code, "result": result})
