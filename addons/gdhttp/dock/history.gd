@@ -61,6 +61,10 @@ func clear():
 
 static func label(entry):
 	var outcome = "…"
-	if entry.has("code"):
-		outcome = str(int(entry.code)) if int(entry.code) > 0 else "result %d" % int(entry.result)
+	if entry.get("cancelled", false):
+		outcome = "cancelled"
+	elif entry.has("code") and int(entry.code) > 0:
+		outcome = str(int(entry.code))
+	elif entry.has("result"):
+		outcome = "not sent" if int(entry.result) < 0 else "result %d" % int(entry.result)
 	return "%s  %s %s  → %s" % [entry.get("when", ""), entry.method, entry.url, outcome]
