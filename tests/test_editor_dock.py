@@ -44,12 +44,13 @@ BIG_SIZE = int(os.environ.get("GDHTTP_DOCK_BIG_SIZE", str(1 << 30)))
 #: What the dock's work may add to the editor's script step (every node's internal
 #: process and _process, without rendering) while it downloads, at the median (ms):
 #: gdhttp's step budget is 2 ms, and a frame only delivers the worker's progress.
-STEP_MEDIAN_ADDED_MS = 10.0
+STEP_MEDIAN_ADDED_MS = 5.0
 #: No frame may take longer than this (ms): the editor never freezes. Xvfb renders in
 #: software on a machine shared with other jobs, so frame intervals are noisy; they are
 #: printed and kept in the results file.
 FRAME_MAX_MS = 500.0
 EDITOR_LIMIT_S = 300.0
+SERVER_LIFETIME_S = 900.0
 JSON_BODY = {"name": "gdhttp", "items": [1, 2, 3], "nested": {"ok": True, "pi": 3.5}}
 PNG = make_png(64, 32)
 PLAYER = {"id": 4211, "name": "Ada", "level": 17, "guild": {"name": "Lighthouse", "rank": 2},
@@ -178,6 +179,10 @@ class Servers:
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                              daemon=True).start()
         self.ca_file = str(tls.ca_pem_path)
+        # Stops by itself even if nobody calls close().
+        self._timer = threading.Timer(SERVER_LIFETIME_S, self.close)
+        self._timer.daemon = True
+        self._timer.start()
 
     def url(self, tls: bool = False) -> str:
         server = self.https if tls else self.http
@@ -185,6 +190,7 @@ class Servers:
         return f"{'https' if tls else 'http'}://{host}:{server.server_address[1]}"
 
     def close(self) -> None:
+        self._timer.cancel()
         for server in (self.http, self.https):
             server.shutdown()
             server.server_close()

@@ -314,8 +314,8 @@ func case_screenshot():
 	_fill("GET", config.https + "/player", "Accept: application/json\nX-Game-Version: 1.4.2")
 	dock.ui.ca_file.text = config.ca_file
 	yield(_send_and_wait("screenshot"), "completed")
-	dock.ui.response_tabs.current_tab = 0
-	dock.ui.request_tabs.current_tab = 0
+	dock.ui.response_tabs.current_tab = config.get("response_tab", 0)
+	dock.ui.request_tabs.current_tab = config.get("request_tab", 0)
 	yield(_frames(10), "completed")
 	var image = get_editor_interface().get_base_control().get_viewport().get_texture().get_data()
 	image.flip_y()

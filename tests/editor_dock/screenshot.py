@@ -3,6 +3,7 @@ fetched over HTTPS from a loopback server, with its timings. Run by scripts/dock
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from servers import make_tls_material  # noqa: E402
 
 
 def main(out: Path) -> int:
+    tabs = [int(t) for t in os.environ.get("GDHTTP_DOCK_TABS", "0,0").split(",")]
     from engine.godot_harness import ensure_addon
 
     ensure_addon()
@@ -26,7 +28,9 @@ def main(out: Path) -> int:
             project = make_project(root)
             config = {"http": servers.url(), "https": servers.url(tls=True),
                       "ca_file": servers.ca_file, "cases": ["case_screenshot"],
-                      "screenshot": str(out.resolve())}
+                      "screenshot": str(out.resolve()),
+                      # Which tabs show (0: Headers and Body): GDHTTP_DOCK_TABS="2,2".
+                      "request_tab": tabs[0], "response_tab": tabs[1]}
             results, _ = run_editor(project, config, root / "home", "1920x1080")
         finally:
             servers.close()

@@ -182,6 +182,7 @@ func _build_options_tab(tabs):
 	ca.size_flags_horizontal = SIZE_EXPAND_FILL
 	ca.placeholder_text = "system store"
 	_button(ca_row, "ca_res", "res://…", "_browse", ["ca_file", EditorFileDialog.ACCESS_RESOURCES])
+	_button(ca_row, "ca_disk", "Disk…", "_browse", ["ca_file", EditorFileDialog.ACCESS_FILESYSTEM])
 	_label(grid, "Pins")
 	var pins = _add(grid, "pins", LineEdit.new())
 	pins.placeholder_text = "sha256/… (comma separated)"
