@@ -11,7 +11,8 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 
-from test_editor_dock import Servers, make_project, run_editor  # noqa: E402
+from dockserver import Servers  # noqa: E402
+from test_editor_dock import make_project, run_editor  # noqa: E402
 
 from servers import make_tls_material  # noqa: E402
 
