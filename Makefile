@@ -45,3 +45,8 @@ fuzz: setup
 
 clean:
 	rm -rf addons/gdhttp/bin src/gdhttp/gdnative/_build dist .mypy_cache .ruff_cache .pytest_cache
+
+# docs/editor-dock.png: the editor's HTTP dock under Xvfb (scripts/dock_screenshot.sh).
+.PHONY: dock-screenshot
+dock-screenshot: setup build
+	scripts/dock_screenshot.sh

@@ -102,6 +102,7 @@ def run_editor(project: Path, config: dict[str, Any], home: Path, size: str = "1
 
 
 CASES = ["case_idle_frames", "case_json", "case_post_text", "case_put_file", "case_image",
+         "case_image_again",
          "case_redirect_not_followed", "case_https", "case_proxy", "case_upload_disk",
          "case_cancel_slow",
          "case_never_answers", "case_big_download", "case_history"]
@@ -168,8 +169,9 @@ def test_bodies_text_file_image_and_redirect(dock_run: tuple[dict[str, Any], str
     put = cases["put_file"]
     assert put["body"] == "streamed from res:// by request_file\n", put["status"]
     assert header(put, "X-Method") == "PUT"
-    image = cases["image"]
-    assert image["view"] == 3 and image["image"] == [64, 32], image["body_info"]
+    for name in ("image", "image_again"):
+        image = cases[name]
+        assert image["view"] == 3 and image["image"] == [64, 32], image["body_info"]
     redirect = cases["redirect"]
     assert redirect["status"].startswith("HTTP 302 Found  ·  RESULT_REDIRECT_LIMIT_REACHED")
     assert header(redirect, "Location") == "/json"
@@ -238,6 +240,13 @@ def test_frames_stay_short(dock_run: tuple[dict[str, Any], str, Path]) -> None:
         assert frames["max_ms"] < FRAME_MAX_MS, (name, frames)
     mib_s = size / (1 << 20) / (big["elapsed_ms"] / 1000)
     print(f"big: {size} bytes in {big['elapsed_ms']} ms ({mib_s:.0f} MiB/s)")
+    # Showing a response is one frame's work, bounded by the display caps. The editor's
+    # first texture upload (the first image preview) pays a one-time setup: not checked.
+    renders = {name: cases[name]["last"]["render_ms"]
+               for name in ("big", "json", "image", "image_again")}
+    print(f"render ms: {renders}")
+    del renders["image"]
+    assert max(renders.values()) < FRAME_MAX_MS, renders
     hang = cases["hang"]
     assert "RESULT_TIMEOUT" in hang["status"], hang["status"]
 

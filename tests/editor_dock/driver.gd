@@ -200,6 +200,11 @@ func case_image():
 	yield(_send_and_wait("image"), "completed")
 
 
+func case_image_again():
+	_fill("GET", config.http + "/image.png")
+	yield(_send_and_wait("image_again"), "completed")
+
+
 func case_redirect_not_followed():
 	_fill("GET", config.http + "/redirect")
 	dock.ui.follow_redirects.pressed = false

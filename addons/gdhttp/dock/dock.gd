@@ -360,6 +360,9 @@ func send():
 		return ERR_UNCONFIGURED
 	_remove_body_file()
 	var http = script.new()
+	if http == null:
+		_set_status("gdhttp's library did not load: run make build (see the Output panel).")
+		return ERR_UNCONFIGURED
 	http.name = "Request"
 	add_child(http)
 	_http = http
@@ -479,7 +482,9 @@ func _on_completed(result, code, _headers, _body):
 	last_response["sent"] = _sent
 	last_response["upload_total"] = _upload_total
 	_drop_request()
+	var start = OS.get_ticks_usec()
 	_show_response()
+	last_response["render_ms"] = (OS.get_ticks_usec() - start) / 1000.0
 	_remember({"code": code, "result": result})
 
 
