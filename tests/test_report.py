@@ -202,3 +202,31 @@ def test_http_request_headers_dictionary_merges_repeats(nginx_http: Endpoint) ->
     assert headers["X-Multi"] == "one; two"
     assert headers["Set-Cookie"] == "a=1; Path=/; b=2; Path=/"
     assert r.get_response_headers_as_dictionary() == headers  # not consumed
+
+
+def test_a_failed_connect_leaves_no_old_report(nginx_https: Endpoint) -> None:
+    client = trusting(nginx_https)
+    assert connect(client, "localhost", nginx_https.port, True) is Status.STATUS_CONNECTED
+    assert client.get_tls_info()["version"]
+    assert client.connect_to_host("127.0.0.1", 9) is Error.OK  # nothing listens: refused
+    deadline = time.monotonic() + 10
+    while client.get_status() in (Status.STATUS_RESOLVING, Status.STATUS_CONNECTING):
+        assert time.monotonic() < deadline
+        client.poll()
+    assert client.get_status() is Status.STATUS_CANT_CONNECT
+    assert client.get_tls_info() == {}
+    assert client.get_timings()["tls_ms"] == 0
+
+
+def test_an_adopted_stream_reports_no_setup(nginx_http: Endpoint) -> None:
+    import socket
+
+    client = HTTPClient()
+    sock = socket.create_connection((nginx_http.host, nginx_http.port), 5)
+    client.set_connection(sock)
+    got = exchange(client, Method.METHOD_GET, "/files/1k.bin",
+                   [f"Host: {nginx_http.host}:{nginx_http.port}"])
+    assert got.code == 200
+    t = client.get_timings()
+    assert (t["dns_ms"], t["connect_ms"], t["tls_ms"], t["reused"]) == (0, 0, 0, False)
+    assert 0 < t["ttfb_ms"] <= t["total_ms"]

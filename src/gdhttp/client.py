@@ -138,6 +138,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         if isinstance(target, str):
             return self._refuse(target, Error.ERR_INVALID_PARAMETER)
         host, port, use_tls = target
+        self._timings = RequestTimings()  # a connect that fails at once reports nothing old
         try:
             self._conn = Connection(host, port, use_tls, bool(verify_host),
                                     self._config)
@@ -157,6 +158,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
         self._unanswered = False
         if isinstance(target := self._parse_target(host, port, use_tls), str):
             return self._refuse(target, Error.ERR_INVALID_PARAMETER)
+        self._timings = RequestTimings()
         try:
             conn = self._conn = make(self._config)
         except _CONNECTION_ERRORS as exc:
@@ -534,6 +536,7 @@ class HTTPClient(ClientSettings, HTTPClientConstants):
             return
         self.close()
         self._conn = Connection.adopt(connection, self._config)
+        self._timings = RequestTimings(self._conn.report)
         self._go(Event.ADOPTED)
 
     def get_connection(self) -> Stream | None:
