@@ -352,3 +352,28 @@ def test_servers_are_loopback_only(servers: Servers) -> None:
     with socket.create_connection(("127.0.0.1", servers.http.server_address[1]), 5) as sock:
         sock.sendall(b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert sock.recv(12) == b"HTTP/1.1 200"
+
+
+def test_history_is_never_exported(tmp_path: Path) -> None:
+    """The history file's folder (res://.import) stays out of a game export: Godot's own
+    exporter, on a game with the addon installed, with a history full of secrets."""
+    import addonutil
+
+    project = addonutil.new_project(tmp_path / "game")
+    marker = "dock-history-marker-5f1e"
+    (project / ".import").mkdir(exist_ok=True)
+    (project / ".import" / "gdhttp_dock_history.json").write_text(
+        json.dumps([{"method": "GET", "url": f"https://{marker}.example/",
+                     "headers": [f"Authorization: Bearer {marker}"]}]))
+    (project / ".import" / "gdhttp_dock_body.bin").write_bytes(marker.encode() * 10)
+    out = tmp_path / "export"
+    out.mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = addonutil.run_godot([addonutil.GODOT, "--path", str(project), "--export-pack",
+                                "Linux/X11", str(out / "game.pck")], home)
+    pck = (out / "game.pck").read_bytes() if (out / "game.pck").exists() else b""
+    assert b"res://addons/gdhttp/plugin.gd" in pck, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert marker.encode() not in pck
+    # No entry for either file (the dock's scripts name them, but never with the folder).
+    assert b".import/gdhttp_dock_history" not in pck and b".import/gdhttp_dock_body" not in pck
