@@ -101,7 +101,7 @@ def run_editor(project: Path, config: dict[str, Any], home: Path, size: str = "1
     return json.loads(results_path.read_text()), output
 
 
-CASES = ["case_idle_frames", "case_json", "case_post_text", "case_put_file", "case_image",
+CASES = ["case_idle_frames", "case_file_dialog", "case_json", "case_post_text", "case_put_file", "case_image",
          "case_image_again",
          "case_redirect_not_followed", "case_https", "case_proxy", "case_upload_disk",
          "case_cancel_slow",
@@ -213,6 +213,11 @@ def test_proxy_with_credentials_and_a_streamed_upload(
     assert upload["last"]["sent"] == upload["last"]["upload_total"] == len(UPLOAD)
 
 
+def test_file_pickers(dock_run: tuple[dict[str, Any], str, Path]) -> None:
+    shown = dock_run[0]["cases"]["file_dialog"]
+    assert shown == {"visible": True, "access": 2, "ca_file": "/tmp/picked-ca.pem"}
+
+
 def test_cancel_a_slow_download(dock_run: tuple[dict[str, Any], str, Path]) -> None:
     shown = dock_run[0]["cases"]["cancel_slow"]
     assert shown["during"]["busy"] is True
@@ -260,9 +265,9 @@ def test_history_masks_secrets(dock_run: tuple[dict[str, Any], str, Path]) -> No
     assert "dock-secret-1" not in stored and "Authorization: <masked>" in stored
     assert "kept-secret-2" in stored  # the user opted in for that one
     assert "proxy-secret-42" not in stored and "gdhttp:<masked>@127.0.0.1:" in stored
-    # One entry per Send before case_history: a case each but idle_frames and history,
-    # two more in case_https (pinned, wrong pin).
-    assert history["count"] == len(CASES) - 2 + 2
+    # One entry per Send before case_history: a case each but idle_frames, file_dialog and
+    # history, two more in case_https (pinned, wrong pin).
+    assert history["count"] == len(CASES) - 3 + 2
     assert history["resend_masked"] != 0  # a masked entry is loaded, not sent
     assert history["loaded_headers"] == "X-Test: dock\nAuthorization: <masked>"
     assert history["kept_entry"]["headers"] == ["Authorization: Bearer kept-secret-2"]

@@ -173,6 +173,17 @@ func case_idle_frames():
 	_stamps = null
 
 
+func case_file_dialog():
+	dock.ui.ca_disk.emit_signal("pressed")
+	yield(_frames(2), "completed")
+	var shown = {"visible": dock.ui.file_dialog.visible, "access": dock.ui.file_dialog.access}
+	dock.ui.file_dialog.emit_signal("file_selected", "/tmp/picked-ca.pem")
+	dock.ui.file_dialog.hide()
+	shown["ca_file"] = dock.ui.ca_file.text
+	dock.ui.ca_file.text = ""
+	results.cases["file_dialog"] = shown
+
+
 func case_json():
 	_fill("GET", config.http + "/json", "X-Test: dock\nAuthorization: Bearer dock-secret-1")
 	yield(_send_and_wait("json"), "completed")
