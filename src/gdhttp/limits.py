@@ -181,13 +181,14 @@ MAX_SSE_LINE: Final = 1024 * 1024
 #: Largest data of one event in characters (all its data: lines together).
 MAX_SSE_EVENT: Final = 4 * 1024 * 1024
 
-#: Characters waiting in the SSE parser before EventSource stops reading the
-#: body: events are handed out per frame by time, the rest waits on the socket.
-MAX_SSE_BACKLOG: Final = 256 * 1024
+#: Pushed bytes the SSE parser decodes at a time: a 3 MB read in one frame is
+#: decoded and scanned in steps, between which the caller's time budget is checked.
+SSE_DECODE_STEP: Final = 64 * 1024
 
-#: Time one EventSource poll may spend dispatching events to callbacks, on top of
-#: the request's own step: a million tiny events spread over frames.
-SSE_DISPATCH_BUDGET_S: Final = 0.002
+
+#: Time after the start of an EventSource poll (its request step included) when
+#: it stops dispatching events: a million tiny events spread over frames.
+SSE_POLL_BUDGET_S: Final = 0.0035
 
 #: Most events dispatched by one EventSource poll, whatever the clock says.
 MAX_SSE_EVENTS_PER_POLL: Final = 4096

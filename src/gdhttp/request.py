@@ -527,6 +527,16 @@ class HTTPRequest(HTTPRequestConstants):
         """Redirects followed by the current/last request."""
         return self._attempt.redirects if self._attempt is not None else 0
 
+    def get_response_code(self) -> int:
+        """Status code of the current/last response once its head arrived (-1 before)."""
+        attempt = self._attempt
+        return attempt.code if attempt is not None and attempt.has_head else -1
+
+    def get_response_headers(self) -> list[str]:
+        """Header lines of the current/last response once its head arrived ([] before)."""
+        attempt = self._attempt
+        return list(attempt.response_headers) if attempt is not None else []
+
     def get_client(self) -> HTTPClient:
         """The HTTPClient used (TLS options, set_timeouts, user agent...)."""
         return self._client
