@@ -36,7 +36,7 @@ Endpoints (same on both listeners; HTTP/1.1 keep-alive; GET also answers HEAD):
                               (default 100), close_after (end the response after that
                               many events; a client reconnects), retry (sent first, ms),
                               pad (data bytes added). A Last-Event-ID request header
-                              resumes after that id. The body ends with the connection.
+                              resumes after that id. Chunked; the connection closes after.
 """
 
 from __future__ import annotations
@@ -567,24 +567,32 @@ class DevHandler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")
+        # Chunked, as real event-stream servers frame it: a proxy that drops the
+        # hop-by-hop Connection header can't turn the stream into a bodiless response.
+        self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Connection", "close")
         self.end_headers()
         if self.command == "HEAD":
             return
+
+        def write(data: bytes | bytearray) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
         if retry.isdigit():
-            self.wfile.write(f"retry: {retry}\n\n".encode())
+            write(f"retry: {retry}\n\n".encode())
         batch = bytearray()
         last_n = count if not close_after else min(count, first + close_after - 1)
         for n in range(first, last_n + 1):
             data = f'{{"n": {n}, "t_ns": {time.monotonic_ns()}{extra}}}'
             batch += f"id: {n}\ndata: {data}\n\n".encode()
             if interval > 0 or len(batch) >= SSE_BATCH:
-                self.wfile.write(batch)
+                write(batch)
                 batch.clear()
                 if interval > 0 and n < last_n:
                     time.sleep(interval)
         if batch:
-            self.wfile.write(batch)
+            write(batch)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _file(self, name: str, *, chunked: bool) -> None:
         info = self.server.files.get(name)

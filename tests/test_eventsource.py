@@ -307,3 +307,39 @@ def test_a_million_tiny_events(raw_server: Any) -> None:
     # 2-core machine also holds other processes' slices, so it only bounds the p99.
     assert longest_cpu < 0.006, f"longest poll {longest_cpu * 1000:.2f} ms of CPU"
     assert p99 < 0.008
+
+
+# ---- the request machinery underneath: TLS settings, proxies, sessions
+
+
+def test_over_https_with_the_request_tls_settings(dev: DevServer) -> None:
+    es = EventSource()
+    client = es.get_request().get_client()
+    assert client.set_trusted_certificates(str(dev.ca_pem_path)) == Error.OK
+    es.reconnecting = False
+    assert es.open(f"https://localhost:{dev.https_port}/events?count=3&interval_ms=0") == Error.OK
+    got = list(es.iter_events(frame_s=0.002, timeout_s=10))
+    assert [e.last_event_id for e in got] == ["1", "2", "3"]
+
+
+def test_untrusted_tls_fails_without_reconnecting(dev: DevServer) -> None:
+    es = EventSource()
+    es.retry_ms = 0
+    rec = Recorder(es)
+    assert es.open(f"https://localhost:{dev.https_port}/events?count=3") == Error.OK
+    rec.run_until(lambda: es.ready_state == ReadyState.CLOSED)
+    assert rec.errors[-1][1] == Result.RESULT_SSL_HANDSHAKE_ERROR
+    assert es.get_connection_count() == 1
+
+
+def test_through_an_http_proxy_with_resumption(dev: DevServer, tinyproxy: Any) -> None:
+    es = EventSource(session=None)  # a fresh connection per request, as the engine
+    es.get_request().set_http_proxy(tinyproxy.host, tinyproxy.port)
+    es.retry_ms = 10
+    rec = Recorder(es)
+    before = len(dev.http.sse_last_ids)
+    assert es.open(url(dev, "/events?count=6&interval_ms=1&close_after=3")) == Error.OK
+    rec.run_until(lambda: len(rec.events) >= 6)
+    es.close()
+    assert ids(rec) == [1, 2, 3, 4, 5, 6]
+    assert dev.http.sse_last_ids[before:before + 2] == [None, "3"]
