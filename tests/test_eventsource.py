@@ -343,3 +343,30 @@ def test_through_an_http_proxy_with_resumption(dev: DevServer, tinyproxy: Any) -
     es.close()
     assert ids(rec) == [1, 2, 3, 4, 5, 6]
     assert dev.http.sse_last_ids[before:before + 2] == [None, "3"]
+
+
+def test_redirects_are_followed_and_the_redirect_limit_is_final(dev: DevServer,
+                                                                raw_server: Any) -> None:
+    target = url(dev, "/events?count=2&interval_ms=0")
+
+    def handler(c: RawConnection) -> None:
+        c.recv_request()
+        c.sendall(f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\n"
+                  "Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+
+    srv = raw_server(handler, max_connections=1)
+    srv.start()
+    es = EventSource()
+    es.reconnecting = False
+    assert es.open(srv.url("/old")) == Error.OK
+    got = list(es.iter_events(frame_s=0.002, timeout_s=10))
+    assert [e.last_event_id for e in got] == ["1", "2"]  # the stream behind the 307
+    assert es.get_request().get_redirect_count() == 1
+    es = EventSource()
+    es.retry_ms = 0
+    es.get_request().max_redirects = 2
+    rec = Recorder(es)
+    assert es.open(url(dev, "/redirect/5")) == Error.OK
+    rec.run_until(lambda: es.ready_state == ReadyState.CLOSED)
+    assert rec.errors[-1][1] == Result.RESULT_REDIRECT_LIMIT_REACHED
+    assert es.get_connection_count() == 1

@@ -304,8 +304,11 @@ class EventSource:
         if self._parser is None or self._state == ReadyState.CLOSED:
             return
         message = self._req.get_error_message()
-        if code > 0 and not self._head_checked and not self._check_head():
-            return  # failed (non-200 / wrong type), or a callback closed it
+        if code > 0 and not self._head_checked:
+            generation = self._generation
+            self._check_head()
+            if self._generation != generation or self._state == ReadyState.CLOSED:
+                return  # failed (non-200 / wrong type), or a callback closed it
         self._ended = (Result(result), message)
 
     def _stream_over(self, result: Result, message: str) -> None:
