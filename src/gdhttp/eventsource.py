@@ -307,7 +307,7 @@ class EventSource:
         if code > 0 and not self._head_checked:
             generation = self._generation
             self._check_head()
-            if self._generation != generation or self._state == ReadyState.CLOSED:
+            if self._generation != generation:
                 return  # failed (non-200 / wrong type), or a callback closed it
         self._ended = (Result(result), message)
 
