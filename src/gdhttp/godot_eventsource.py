@@ -94,8 +94,8 @@ class PyEventSource:
             self.owner.emit_signal("opened")
 
     def _on_event(self, kind: str, data: str, last_event_id: str) -> None:
-        if not self._gone:
-            self.owner.emit_signal("event_received", kind, data, last_event_id)
+        if not self._gone:  # call(): no per-event method proxy (a flood's hot path)
+            self.owner.call("emit_signal", "event_received", kind, data, last_event_id)
 
     def _on_error(self, result: int, message: str) -> None:
         if not self._gone:
