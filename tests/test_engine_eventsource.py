@@ -35,7 +35,7 @@ def test_eventsource_suite(dev: DevServer) -> None:
         "GDHTTP_MEDIUM_SHA256": dev.files["medium.bin"].sha256,
     })
     assert run.returncode == 0 and not run.failed, run.describe()
-    assert len(run.passed) == 37, run.describe()
+    assert len(run.passed) == 42, run.describe()
     errors = [ln for ln in run.output.splitlines()
               if "Traceback" in ln or "SCRIPT ERROR" in ln or "Python exception" in ln]
     assert errors == [], run.describe()

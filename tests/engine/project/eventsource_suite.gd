@@ -143,10 +143,11 @@ func run():
 	check_eq("midstream: closed from its handler", es.get_ready_state(), 2)
 	es.queue_free()
 
-	# --- body streaming on PyHTTPRequest, threads off and on
-	for threads in [false, true]:
-		var name = "stream threads=%s" % threads
-		var req = PyHTTPRequest.new()
+	# --- body streaming on PyHTTPRequest (threads off and on) and on PyHTTPRequestNode
+	for kind in ["py", "py threads", "node"]:
+		var threads = kind == "py threads"
+		var name = "stream " + kind
+		var req = PyHTTPRequestNode.new() if kind == "node" else PyHTTPRequest.new()
 		get_root().add_child(req)
 		req.body_streaming = true
 		req.use_threads = threads
