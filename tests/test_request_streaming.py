@@ -4,6 +4,7 @@ body_size_limit, use_threads) and the refusals. Fixtures come from tests/conftes
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 from typing import Any
 
@@ -170,3 +171,25 @@ def test_without_streaming_the_body_is_kept_as_before(nginx_http: Any) -> None:
     assert result == Result.RESULT_SUCCESS
     assert len(body) == 64 * 1024
     assert chunks == []
+
+
+def test_one_byte_frames_are_merged_not_one_signal_per_byte(raw_server: Any) -> None:
+    payload = bytes(range(256)) * 8  # 2 KiB, each byte its own chunk of a chunked body
+
+    def handler(c: Any) -> None:
+        c.recv_request()
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        for i in range(len(payload)):
+            c.sendall(b"1\r\n" + payload[i:i + 1] + b"\r\n")
+            if i % 64 == 0:
+                time.sleep(0.001)
+        c.sendall(b"0\r\n\r\n")
+
+    srv = raw_server(handler, max_connections=1)
+    srv.start()
+    s = Streamed(streaming())
+    result, code, _, body = s.run(srv.url("/"))
+    assert (result, code, body) == (Result.RESULT_SUCCESS, 200, b"")
+    assert s.body == payload
+    assert len(s.chunks) < len(payload) // 8  # merged per frame, not per byte
