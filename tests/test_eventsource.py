@@ -135,6 +135,23 @@ def test_request_headers_accept_cache_control_and_last_event_id(raw_server: Any)
     assert second.header("last-event-id") == "abc"
 
 
+def test_a_given_last_event_id_resumes_and_is_replaced_by_newer_ones(dev: DevServer) -> None:
+    es = EventSource()
+    es.retry_ms = 5
+    rec = Recorder(es)
+    before = len(dev.http.sse_last_ids)
+    assert es.open(url(dev, "/events?count=6&interval_ms=0&close_after=2"),
+                   ["Last-Event-ID: 2"]) == Error.OK
+    assert es.last_event_id == "2"
+    rec.run_until(lambda: len(rec.events) >= 4)
+    es.close()
+    assert ids(rec) == [3, 4, 5, 6]
+    assert dev.http.sse_last_ids[before:before + 2] == ["2", "4"]
+    assert es.open(url(dev, "/events?count=1&interval_ms=0")) == Error.OK
+    assert es.last_event_id == ""  # a new open() starts afresh, as a new EventSource
+    es.close()
+
+
 @pytest.mark.parametrize(("path", "why"), [
     ("/status/404", "HTTP 404"),
     ("/status/204", "HTTP 204"),

@@ -49,7 +49,14 @@ from gdhttp.events import Hook
 from gdhttp.request import HTTPRequest
 from gdhttp.session import Session
 from gdhttp.sse import Event, SSEError, SSEParser
-from gdhttp.urls import header_value, parse_url, redact, redact_headers, url_problem
+from gdhttp.urls import (
+    header_value,
+    parse_url,
+    redact,
+    redact_headers,
+    url_problem,
+    without_headers,
+)
 
 __all__ = ["Event", "EventSource", "ReadyState"]
 
@@ -142,7 +149,9 @@ class EventSource:
     @_boundary(Error.ERR_INVALID_PARAMETER)
     def open(self, url: str, headers: Iterable[str] = ()) -> Error:
         """Start listening to ``url``; ERR_BUSY unless CLOSED, ERR_INVALID_PARAMETER for a
-        bad URL or header list. Accept and Cache-Control are added unless given."""
+        bad URL or header list. Accept and Cache-Control are added unless given; a
+        ``Last-Event-ID`` header given here seeds the last event ID (resuming a stream a
+        previous run of the game left), which later reconnections replace."""
         if self._state != ReadyState.CLOSED:
             return self._refuse("open: the EventSource is open; close() it first", Error.ERR_BUSY)
         if not isinstance(url, str) or parse_url(url) is None:
@@ -157,6 +166,9 @@ class EventSource:
             protocol.check_headers(given)
         except protocol.RequestError as exc:
             return self._refuse(redact_headers(f"open: {exc}", given), Error.ERR_INVALID_PARAMETER)
+        # The last event ID starts empty, as in a new browser EventSource, or as given.
+        self._last_event_id = (header_value(given, "last-event-id") or "").strip()
+        given = without_headers(given, frozenset({"last-event-id"}))
         if header_value(given, "accept") is None:
             given.append(f"Accept: {EVENT_STREAM}")
         if header_value(given, "cache-control") is None:
@@ -185,7 +197,7 @@ class EventSource:
         self._reset_stream()
         self._state = ReadyState.CONNECTING
         headers = list(self._headers)
-        if self._last_event_id and header_value(headers, "last-event-id") is None:
+        if self._last_event_id:
             headers.append(f"Last-Event-ID: {self._last_event_id}")
         self._parser = SSEParser(self._last_event_id)
         err = self._req.request(self._url, headers)
