@@ -104,8 +104,8 @@ class PyEventSource:
     # --- the surface ---
 
     def open(self, url: str, headers: list[str] | None = None) -> Error:
-        """Connect to `url` (extra request headers optional); ERR_BUSY unless closed,
-        ERR_UNCONFIGURED outside the scene tree."""
+        """Connect to `url` (extra request headers optional; a `Last-Event-ID` header resumes
+        after that id); ERR_BUSY unless closed, ERR_UNCONFIGURED outside the scene tree."""
         if not self._es.get_request().is_in_tree():
             log.error("gdhttp: PyEventSource.open: not inside the scene tree")
             return Error.ERR_UNCONFIGURED
