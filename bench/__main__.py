@@ -8,6 +8,8 @@ numbers to ``bench/results/latest.json`` (and the table to ``latest.md``).
 (``addon``: archive size, extra engine start time and memory of the shipped addon;
 ``session``: many small HTTPS GETs through HTTPRequest nodes, on loopback and through a
 40 ms round-trip latency relay, and syscalls per idle frame; see docs/bench.md).
+``GDHTTP_BENCH_ONLY=sse``: server-sent events delivered to GDScript (events/s, write-to-signal
+latency) against the bundled devserver, without nginx (bench/sse.py, docs/streaming.md).
 """
 
 from __future__ import annotations
@@ -259,6 +261,36 @@ def run_addon() -> None:
               flush=True)
 
 
+def run_sse() -> None:
+    from bench import engine, sse
+
+    print(f"server-sent events in the engine ({engine.GODOT})", flush=True)
+    for row in sse.run(RUNS, engine.GODOT):
+        r = Row(row["workload"], row["impl"], row["unit"], row["samples"])
+        ROWS.append(r)
+        print(f"  {r.workload:<44} {r.impl:<36} {r.median:>10.4g} {r.unit:<6} ({r.spread})",
+              flush=True)
+
+
+def sse_targets(out: list[Target]) -> None:
+    """Issue 14: write-to-signal latency within one frame + 1 ms; the rates, reported."""
+    from bench import sse
+
+    w = f"sse latency, event every {sse.INTERVAL_MS} ms"
+    py = "PyEventSource"
+    frame = find(f"{w}: frame time", py)
+    for stat in ("median", "p99"):
+        value = find(f"{w}: {stat}", py)
+        goal = None if frame is None else frame + 1.0
+        out.append(Target(f"SSE latency {stat} (ms), PyEventSource", value,
+                          "<= frame + 1 ms" + ("" if goal is None else f" ({goal:.3g})"),
+                          None if value is None or goal is None else value <= goal))
+    rate = f"sse {sse.BURST} tiny events: delivered to GDScript"
+    a, b = find(rate, py), find(rate, "native HTTPClient + GDScript parser")
+    out.append(Target("SSE events/s to GDScript: PyEventSource/native+GDScript", None
+                      if a is None or not b else a / b, "reported", None))
+
+
 def find(workload: str, impl: str) -> float | None:
     for row in ROWS:
         if row.workload == workload and row.impl == impl and row.samples:
@@ -357,6 +389,7 @@ def targets() -> list[Target]:
     added = find("addon memory added (RSS)", "addon + PyHTTPClient.new()")
     out.append(Target("addon memory added, RSS (MiB)", added, "reported", None))
     session_targets(out)
+    sse_targets(out)
     rss = find("1 GiB download_file: RSS growth", "PyHTTPRequest")
     out.append(Target("1 GiB download_file RSS growth (MiB)", rss, "< 32",
                       None if rss is None else rss < 32))
@@ -386,6 +419,14 @@ def render(env: Env, started: float) -> str:
 def main() -> int:
     started = time.time()
     only = os.environ.get("GDHTTP_BENCH_ONLY", "")
+    if only == "sse":  # the devserver only: no nginx, no large blobs
+        run_sse()
+        table = render(Env(("", 0), ("", 0), "", {}), started)
+        print()
+        print(table)
+        (REPO / "bench" / "results").mkdir(parents=True, exist_ok=True)
+        (REPO / "bench" / "results" / "latest-sse.md").write_text(table + "\n")
+        return 0
     CACHE.mkdir(parents=True, exist_ok=True)
     # A private CA per run: CACHE is shared, and another run rewriting a shared ca.pem midway
     # made gdhttp (which reads the file for each new client) fail handshakes.
@@ -412,6 +453,8 @@ def main() -> int:
             run_addon()
         if only in ("", "session"):
             run_session(env)
+        if only == "":
+            run_sse()
     finally:
         server.stop()
     table = render(env, started)

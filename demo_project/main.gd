@@ -1,7 +1,7 @@
 # The gdhttp demo scene. Buttons run one step each; headless (godot3-server) or
 # with GDHTTP_DEMO_AUTORUN=1 it runs every step, prints progress and a summary,
-# verifies every checksum against the server's manifest and JSON answers, and
-# quits with 0 (all verified) or 1.
+# verifies every checksum against the server's manifest and JSON answers, watches
+# a live server-sent event stream for gaps, and quits with 0 (all verified) or 1.
 #
 # Server: GDHTTP_DEMO_URL (default http://127.0.0.1:8080), GDHTTP_DEMO_HTTPS_URL
 # (default https://127.0.0.1:8443), GDHTTP_DEMO_CA (PEM file of the CA to trust
@@ -11,6 +11,7 @@ extends Control
 
 const MIB = 1048576.0
 const WATCHDOG_S = 240
+const STEPS = ["step_manifest", "step_big", "step_image", "step_multipart", "step_put", "step_events"]
 
 var http_url = ""
 var https_url = ""
@@ -34,6 +35,7 @@ func _ready():
 	$Margin/VBox/Buttons/Image.connect("pressed", self, "_on_button", ["step_image"])
 	$Margin/VBox/Buttons/Multipart.connect("pressed", self, "_on_button", ["step_multipart"])
 	$Margin/VBox/Buttons/Put.connect("pressed", self, "_on_button", ["step_put"])
+	$Margin/VBox/Buttons/Events.connect("pressed", self, "_on_button", ["step_events"])
 	autorun = OS.get_name() == "Server" or env("GDHTTP_DEMO_AUTORUN", "") != ""
 	if autorun:
 		var watchdog = get_tree().create_timer(WATCHDOG_S)
@@ -78,7 +80,7 @@ func rate(bytes, msec):
 func run_all():
 	results = []
 	var t0 = OS.get_ticks_msec()
-	for step in ["step_manifest", "step_big", "step_image", "step_multipart", "step_put"]:
+	for step in STEPS:
 		var state = call(step)
 		if state is GDScriptFunctionState:
 			yield(state, "completed")
@@ -89,8 +91,8 @@ func run_all():
 	for r in results:
 		good += 1 if r[0] else 0
 		text += "  [%s] %s\n" % ["ok" if r[0] else "FAILED", r[1]]
-	var ok = good == results.size() and results.size() == 5
-	text += "DEMO %s: %d/5 steps verified" % ["PASSED" if ok else "FAILED", good]
+	var ok = good == results.size() and results.size() == STEPS.size()
+	text += "DEMO %s: %d/%d steps verified" % ["PASSED" if ok else "FAILED", good, STEPS.size()]
 	summary.text = text
 	print(text)
 	var shot = env("GDHTTP_DEMO_SCREENSHOT", "")
@@ -317,3 +319,62 @@ func step_put():
 	record("Put", ok, "streamed PUT over HTTPS (Python script StreamUploader, gdhttp.HTTPClient): %.1f MiB, sha256 %s, %s" % [
 		want.get("size", 0) / MIB, "verified by the server" if ok else "MISMATCH (err %d, code %d)" % [err, r[1]], rate(want.get("size", 0), msec)],
 		"sha256 verified, " + rate(want.get("size", 0), msec))
+
+# ------------------------------------------------------------------ 6. live events: PyEventSource
+
+const EVENT_COUNT = 40
+const EVENTS_SHOWN = 8
+
+var _events = {}
+
+func _on_event(type, data, last_id):
+	var parsed = JSON.parse(data)
+	var n = int(parsed.result.get("n", -1)) if parsed.error == OK and typeof(parsed.result) == TYPE_DICTIONARY else -1
+	var e = _events
+	if e.last > 0 and n > e.last + 1:
+		e.gaps += n - e.last - 1
+	if n <= e.last:
+		e.repeats += 1
+	e.last = max(e.last, n)
+	e.count += 1
+	e.lines.append("#%d  %s  +%.2f s" % [n, type, (OS.get_ticks_msec() - e.t0) / 1000.0])
+	if e.lines.size() > EVENTS_SHOWN:
+		e.lines.pop_front()
+	$Margin/VBox/Bottom/EventsPanel/EventsLog.text = PoolStringArray(e.lines).join("\n")
+	show_events()
+
+func _on_events_error(result, message):
+	_events.errors.append(message)
+	print("EVENTS error (result %d): %s" % [result, message])
+
+func show_events():
+	var e = _events
+	var text = "events %d/%d, gaps %d, connections %d" % [e.count, EVENT_COUNT, e.gaps, e.source.get_connection_count()]
+	$Margin/VBox/Bottom/EventsPanel/EventsTitle.text = text
+	set_row("Events", text, 100.0 * e.count / EVENT_COUNT)
+
+func step_events():
+	# The server ends the stream every 15 events: the node reconnects after retry (100 ms)
+	# with Last-Event-ID, and the server resumes after it, so no event may go missing.
+	var source = PyEventSource.new()
+	add_child(source)
+	if ca_pem != "":
+		source.set_trusted_certificates(ca_pem)
+	_events = {"count": 0, "last": 0, "gaps": 0, "repeats": 0, "lines": [], "errors": [],
+		"t0": OS.get_ticks_msec(), "source": source}
+	source.connect("event_received", self, "_on_event")
+	source.connect("error", self, "_on_events_error")
+	var err = source.open(https_url + "/events?count=%d&interval_ms=40&close_after=15&retry=100" % EVENT_COUNT)
+	var deadline = OS.get_ticks_msec() + 30000
+	while err == OK and _events.count < EVENT_COUNT and source.get_ready_state() != 2 and OS.get_ticks_msec() < deadline:
+		yield(get_tree(), "idle_frame")
+	var e = _events
+	var connections = source.get_connection_count()
+	source.close()
+	source.queue_free()
+	var msec = OS.get_ticks_msec() - e.t0
+	var ok = err == OK and e.count == EVENT_COUNT and e.gaps == 0 and e.repeats == 0 and connections >= 3
+	print("EVENTS %d received, %d gaps, %d repeats, %d connections" % [e.count, e.gaps, e.repeats, connections])
+	record("Events", ok, "live events over HTTPS (PyEventSource, reconnecting with Last-Event-ID): %d/%d events, %d gaps, sequence %s, %d connections, %.1f s" % [
+		e.count, EVENT_COUNT, e.gaps, "verified" if ok else "BROKEN (err %d, %s)" % [err, str(e.errors)], connections, msec / 1000.0],
+		"%d events, %d gaps, %d connections" % [e.count, e.gaps, connections])

@@ -30,6 +30,13 @@ Endpoints (same on both listeners; HTTP/1.1 keep-alive; GET also answers HEAD):
                               204 and 304)
   GET  /gzip                  a gzip-encoded JSON body (Content-Encoding: gzip) with
                               X-Decoded-Length and X-Decoded-Sha256 headers
+  GET  /events                server-sent events (text/event-stream), numbered 1..count:
+                              "id: <n>" and data {"n": <n>, "t_ns": <time.monotonic_ns()
+                              at the write>}; query count (default 10), interval_ms
+                              (default 100), close_after (end the response after that
+                              many events; a client reconnects), retry (sent first, ms),
+                              pad (data bytes added). A Last-Event-ID request header
+                              resumes after that id. Chunked; the connection closes after.
 """
 
 from __future__ import annotations
@@ -52,19 +59,24 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # Limits, each with its reason.
 MAX_CHUNK_LINE = 4096  # a chunk-size line longer than this is not a real client
 MAX_PART_HEADERS = 16 * 1024  # multipart part header block; real ones are a few hundred bytes
 MAX_PARTS = 1000  # multipart parts per request; bounds the JSON answer
 MAX_REDIRECTS = 100  # /redirect/<n>: keeps a typo from looping a client for long
+MAX_EVENTS = 10_000_000  # /events count: a stream that ends within minutes at full speed
+MAX_EVENT_INTERVAL_MS = 60_000  # /events interval_ms: a minute between events at most
+MAX_EVENT_PAD = 64 * 1024  # /events pad: data bytes per event, for throughput runs
+SSE_BATCH = 64 * 1024  # bytes gathered per write when events are sent back to back
 READ_SIZE = 256 * 1024  # bytes per read or write while streaming bodies
 IDLE_TIMEOUT = 30.0  # seconds a keep-alive connection may sit idle before it is closed
 DEFAULT_BIG_SIZE = 32 * 1024 * 1024
@@ -496,6 +508,8 @@ class DevHandler(http.server.BaseHTTPRequestHandler):
                 return self._redirect(path[len("/redirect/"):])
             if path == "/gzip":
                 return self._gzip()
+            if path == "/events":
+                return self._events()
             return self._error(404, f"no such resource: {path}")
         except BadRequest as exc:
             self.close_connection = True
@@ -530,6 +544,55 @@ class DevHandler(http.server.BaseHTTPRequestHandler):
             "X-Decoded-Length": str(len(payload)),
             "X-Decoded-Sha256": hashlib.sha256(payload).hexdigest(),
         })
+
+    def _events(self) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+
+        def number(name: str, default: int, top: int) -> int:
+            text = query.get(name, [str(default)])[0]
+            if not text.isdigit() or int(text) > top:
+                raise BadRequest(f"{name} must be 0..{top}")
+            return int(text)
+
+        count = number("count", 10, MAX_EVENTS)
+        interval = number("interval_ms", 100, MAX_EVENT_INTERVAL_MS) / 1000
+        close_after = number("close_after", 0, MAX_EVENTS)
+        retry = query.get("retry", [""])[0]
+        pad = number("pad", 0, MAX_EVENT_PAD)
+        extra = f', "pad": "{"x" * pad}"' if pad else ""
+        last = (self.headers.get("Last-Event-ID") or "").strip()
+        self.server.sse_last_ids.append(last or None)
+        first = int(last) + 1 if last.isdigit() else 1
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        # Chunked, as real event-stream servers frame it: a proxy that drops the
+        # hop-by-hop Connection header can't turn the stream into a bodiless response.
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+
+        def write(data: bytes | bytearray) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        if retry.isdigit():
+            write(f"retry: {retry}\n\n".encode())
+        batch = bytearray()
+        last_n = count if not close_after else min(count, first + close_after - 1)
+        for n in range(first, last_n + 1):
+            data = f'{{"n": {n}, "t_ns": {time.monotonic_ns()}{extra}}}'
+            batch += f"id: {n}\ndata: {data}\n\n".encode()
+            if interval > 0 or len(batch) >= SSE_BATCH:
+                write(batch)
+                batch.clear()
+                if interval > 0 and n < last_n:
+                    time.sleep(interval)
+        if batch:
+            write(batch)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _file(self, name: str, *, chunked: bool) -> None:
         info = self.server.files.get(name)
@@ -596,6 +659,8 @@ INDEX = {
     "GET /redirect/<n>": "302 chain of n hops, then 200",
     "ANY /status/<code>": "that status code",
     "GET /gzip": "gzip-encoded JSON",
+    "GET /events": "server-sent events ?count=&interval_ms=&close_after=&retry=&pad=, "
+                   "resumes after Last-Event-ID",
 }
 
 
@@ -610,6 +675,7 @@ class DevHTTPServer(http.server.ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.files = files
+        self.sse_last_ids: list[str | None] = []  # /events: each request's Last-Event-ID
         self.ssl_context = ssl_context
         self.verbose = verbose
         super().__init__(address, DevHandler)

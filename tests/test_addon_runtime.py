@@ -37,7 +37,8 @@ def test_archive_layout_and_size() -> None:
     assert {n.split("/")[0] for n in names} == {"addons", "LICENSE"}
     assert all(n == "LICENSE" or n.startswith("addons/gdhttp/") for n in names)
     for need in ("gdhttp.gdnlib", "plugin.cfg", "plugin.gd", "PyHTTPClient.gdns",
-                 "PyHTTPRequest.gdns", "PyHTTPSession.gdns", "THIRD_PARTY_LICENSES.txt",
+                 "PyHTTPRequest.gdns", "PyHTTPSession.gdns", "PyEventSource.gdns",
+                 "THIRD_PARTY_LICENSES.txt",
                  "bin/libgdhttp.so",
                  "bin/libpython3.11.so.1.0", "bin/python311.zip", "bin/gdhttp.zip",
                  "bin/libssl.so.3", "bin/libcrypto.so.3",

@@ -312,3 +312,26 @@ def test_a_client_that_goes_away_is_one_line(tmp_path: Path) -> None:
     err = r.proc.stderr.read()
     assert "Traceback" not in err, err
     assert len([ln for ln in err.splitlines() if "went away" in ln]) == 1, err
+
+
+def test_events_stream_numbered_and_resumes_after_last_event_id(dev: Running) -> None:
+    from gdhttp.sse import parse
+
+    resp, body = get(dev.plain(), "/events?count=4&interval_ms=0&retry=250")
+    assert resp.status == 200
+    assert resp.getheader("Content-Type") == "text/event-stream"
+    assert resp.getheader("Transfer-Encoding") == "chunked"
+    assert body.startswith(b"retry: 250\n\n")
+    events = parse(body)
+    assert [e.last_event_id for e in events] == ["1", "2", "3", "4"]
+    stamps = [json.loads(e.data)["t_ns"] for e in events]
+    assert stamps == sorted(stamps) and all(0 < t <= time.monotonic_ns() for t in stamps)
+    _, body = get(dev.plain(), "/events?count=6&interval_ms=0", {"Last-Event-ID": "4"})
+    assert [json.loads(e.data)["n"] for e in parse(body)] == [5, 6]
+    _, body = get(dev.plain(), "/events?count=9&interval_ms=0&close_after=2",
+                  {"Last-Event-ID": "3"})
+    assert [e.last_event_id for e in parse(body)] == ["4", "5"]
+    _, body = get(dev.plain(), "/events?count=1&interval_ms=0&pad=10")
+    assert json.loads(parse(body)[0].data)["pad"] == "x" * 10
+    resp, _ = get(dev.plain(), "/events?count=-1")
+    assert resp.status == 400

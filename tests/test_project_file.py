@@ -42,9 +42,10 @@ enabled=PoolStringArray( "other" )
 def test_bare_project_gets_classes_icons_and_plugin() -> None:
     out = register(BARE)
     assert [c.name for c in project_file._classes(out)] == [
-        "PyHTTPClient", "PyHTTPRequest", "PyHTTPRequestNode", "PyHTTPSession"]
+        "PyEventSource", "PyHTTPClient", "PyHTTPRequest", "PyHTTPRequestNode", "PyHTTPSession"]
     assert project_file._icons(out) == {
-        "PyHTTPClient": "", "PyHTTPRequest": "", "PyHTTPRequestNode": "", "PyHTTPSession": ""}
+        "PyHTTPClient": "", "PyHTTPRequest": "", "PyHTTPRequestNode": "", "PyHTTPSession": "",
+        "PyEventSource": ""}
     assert out.index("_global_script_classes") < out.index("[application]")
     assert out.endswith('[editor_plugins]\n\nenabled=PoolStringArray( "gdhttp" )\n')
     assert 'config/name="Game"' in out
@@ -54,7 +55,7 @@ def test_existing_entries_are_kept_and_ours_replaced() -> None:
     out = register(EDITED)
     classes = {c.name: c for c in project_file._classes(out)}
     assert set(classes) == {"Api", "PyHTTPClient", "PyHTTPRequest", "PyHTTPRequestNode",
-                            "PyHTTPSession"}
+                            "PyHTTPSession", "PyEventSource"}
     assert classes["Api"].path == "res://api.gd"
     assert classes["PyHTTPRequest"].path == "res://addons/gdhttp/PyHTTPRequest.gdns"
     assert project_file._icons(out)["Api"] == "res://icon.png"

@@ -11,7 +11,8 @@ from engine.godot_harness import ensure_addon, run_suite
 from gdhttp.gdnative import docgen
 
 REPO = Path(__file__).resolve().parents[1]
-MODULES = ["gdhttp.godot_classes", "gdhttp.godot_request", "gdhttp.godot_session"]
+MODULES = ["gdhttp.godot_classes", "gdhttp.godot_request", "gdhttp.godot_session",
+           "gdhttp.godot_eventsource"]
 REGENERATE = "python -m gdhttp.gdnative.docgen docs/reference " + " ".join(MODULES)
 
 
@@ -25,7 +26,7 @@ def _documented(text: str) -> dict[str, set[str]]:
 
 def test_reference_is_current() -> None:
     pages = docgen.pages(MODULES)
-    assert set(pages) == {"PyHTTPClient", "PyHTTPRequest", "PyHTTPSession"}
+    assert set(pages) == {"PyHTTPClient", "PyHTTPRequest", "PyHTTPSession", "PyEventSource"}
     for name, text in pages.items():
         committed = (REPO / "docs" / "reference" / f"{name}.md").read_text()
         assert committed == text, f"docs/reference/{name}.md is stale: run {REGENERATE}"
@@ -41,7 +42,8 @@ def test_reference_lists_what_the_engine_registered() -> None:
         cls, kind, name = line.split()
         registered.setdefault(cls, {"method": set(), "property": set(), "signal": set()})
         registered[cls][kind].add(name)
-    assert set(registered) == {"PyHTTPClient", "PyHTTPRequest", "PyHTTPSession"}, \
+    assert set(registered) == {"PyHTTPClient", "PyHTTPRequest", "PyHTTPSession",
+                               "PyEventSource"}, \
         run.describe()
     for cls, kinds in registered.items():
         documented = _documented((REPO / "docs" / "reference" / f"{cls}.md").read_text())

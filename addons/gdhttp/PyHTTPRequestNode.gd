@@ -17,12 +17,14 @@ class_name PyHTTPRequestNode
 
 signal download_progress(downloaded, total)
 signal upload_progress(sent, total)
+signal body_chunk_received(chunk)
 
 const CORE = preload("res://addons/gdhttp/PyHTTPRequest.gdns")
 const SYNCED = ["download_file", "download_chunk_size", "use_threads", "body_size_limit",
 		"max_redirects", "timeout", "accept_gzip"]
 
 var download_resume = false setget set_download_resume, is_download_resume
+var body_streaming = false setget set_body_streaming, is_body_streaming
 var _core
 
 func _init():
@@ -31,6 +33,7 @@ func _init():
 	_core.connect("request_completed", self, "_on_completed")
 	_core.connect("download_progress", self, "_on_download_progress")
 	_core.connect("upload_progress", self, "_on_upload_progress")
+	_core.connect("body_chunk_received", self, "_on_body_chunk")
 	add_child(_core)
 
 func _sync():
@@ -39,6 +42,7 @@ func _sync():
 		if value != null:  # accept_gzip exists from Godot 3.4 on
 			_core.set(property, value)
 	_core.download_resume = download_resume
+	_core.body_streaming = body_streaming
 
 # --- the engine's methods ---
 
@@ -92,6 +96,12 @@ func set_download_resume(enable):
 func is_download_resume():
 	return download_resume
 
+func set_body_streaming(enable):
+	body_streaming = bool(enable)
+
+func is_body_streaming():
+	return body_streaming
+
 func is_requesting():
 	return _core.is_requesting()
 
@@ -144,3 +154,6 @@ func _on_download_progress(downloaded, total):
 
 func _on_upload_progress(sent, total):
 	emit_signal("upload_progress", sent, total)
+
+func _on_body_chunk(chunk):
+	emit_signal("body_chunk_received", chunk)

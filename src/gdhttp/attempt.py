@@ -36,6 +36,7 @@ DECODE_STEP pieces with the deadline checked between them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, Final
 from urllib.parse import urljoin
@@ -107,6 +108,8 @@ class Options:
     accept_gzip: bool = True
     resume: bool = False
     validate: bool = True
+    #: Body streaming: each delivered (decoded) piece goes here instead of memory.
+    chunk_sink: Callable[[bytes], None] | None = None
 
 
 Outcome = Completion | Redirect | bool  # bool: no end yet; True if anything moved
@@ -389,7 +392,8 @@ class Attempt:
         encoding = (header_value(headers, "content-encoding") or "").lower()
         if options.accept_gzip and encoding in ENCODINGS:
             self._decoder = Decoder(encoding)
-        elif self._file is None and 0 < self.body_len <= limits.MAX_PREALLOCATED_BODY:
+        elif self._file is None and options.chunk_sink is None and \
+                0 < self.body_len <= limits.MAX_PREALLOCATED_BODY:
             self._memory = bytearray(self.body_len)  # read in place: see _read_wire
             self._in_place = True
         return None
@@ -477,6 +481,8 @@ class Attempt:
             except (OSError, ValueError) as exc:
                 return self._done(Result.RESULT_DOWNLOAD_FILE_WRITE_ERROR,
                                   f"can't write {self.options.download_file!r}: {exc}")
+        elif self.options.chunk_sink is not None:
+            self.options.chunk_sink(data)
         else:
             self._memory += data
         return None

@@ -4,7 +4,8 @@ the caller's thread).
 A step (on the main thread, or in the ``use_threads`` worker) puts events in the
 outbox; ``process()`` flushes them on the caller's thread. Progress events are
 coalesced (the latest of each kind wins), so at most one of each is emitted per
-``process()``, then the completion.
+``process()``, then the completion. Streamed body chunks are kept in order
+(small ones merged) and emitted before the download progress that counts them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from gdhttp import limits
 from gdhttp.constants import Error
 
 __all__ = ["Hook", "Outbox"]
@@ -65,10 +67,23 @@ class Outbox:
         self._upload: tuple[int, int] | None = None
         self._download: tuple[int, int] | None = None
         self._completion: CompletionArgs | None = None
+        self._chunks: list[bytearray] = []  # streamed body pieces, merged while small
+        self.chunk_backlog = 0  # their total size (the worker stops reading above a limit)
+        self._epoch = 0  # bumped by clear(): a flush stops when a callback cancels
 
     @property
     def completion_waiting(self) -> bool:
         return self._completion is not None
+
+    def put_chunk(self, data: bytes) -> None:
+        """Queue a streamed body piece; small pieces merge up to STREAM_CHUNK_MERGE bytes."""
+        with self.lock:
+            chunks = self._chunks
+            if chunks and len(chunks[-1]) + len(data) <= limits.STREAM_CHUNK_MERGE:
+                chunks[-1] += data
+            else:
+                chunks.append(bytearray(data))
+            self.chunk_backlog += len(data)
 
     def put_upload(self, sent: int, total: int) -> None:
         with self.lock:
@@ -90,15 +105,29 @@ class Outbox:
     def clear(self) -> None:
         with self.lock:
             self._upload = self._download = self._completion = None
+            self._chunks = []
+            self.chunk_backlog = 0
+            self._epoch += 1
 
-    def flush(self, upload: Hook, download: Hook, completed: Hook) -> None:
-        """Emit what waits, in order: upload, download, completion."""
+    def flush(self, upload: Hook, download: Hook, completed: Hook,
+              chunk: Hook | None = None) -> None:
+        """Emit what waits, in order: upload, body chunks, download, completion."""
         with self.lock:
             up, self._upload = self._upload, None
             down, self._download = self._download, None
             done, self._completion = self._completion, None
+            chunks, self._chunks = self._chunks, []
+            self.chunk_backlog = 0
+            epoch = self._epoch
         if up is not None:
             upload.emit(*up)
+        if chunk is not None:
+            for piece in chunks:
+                if self._epoch != epoch:
+                    return  # a callback cancelled the request: nothing more of it
+                chunk.emit(bytes(piece))
+        if self._epoch != epoch:
+            return
         if down is not None:
             download.emit(*down)
         if done is not None:

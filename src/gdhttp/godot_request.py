@@ -9,7 +9,9 @@ its events), and turns the request's hooks into signals:
 - ``request_completed(result, response_code, headers, body)``, delivered with
   ``call_deferred`` (end of the frame, main thread), as the engine does;
 - ``download_progress(downloaded, total)`` and ``upload_progress(sent, total)``,
-  emitted from the node's step (at most one of each per frame).
+  emitted from the node's step (at most one of each per frame);
+- ``body_chunk_received(chunk)`` with ``body_streaming`` on, emitted from the
+  node's step as the body arrives (main thread, also with ``use_threads``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class PyHTTPRequest:
         "accept_gzip": "Ask for gzip/deflate and decode the body as it streams in.",
         "download_resume": "Continue a partial `download_file` with a validated Range request "
                            "(gdhttp only).",
+        "body_streaming": "Emit `body_chunk_received` as the (decoded) body arrives instead of "
+                          "keeping it; `request_completed` then has an empty body (gdhttp only).",
     }
     __gddoc_constants__ = (
         "Use the engine's own `HTTPRequest.RESULT_*` constants (Godot 3 numbering), whose "
@@ -64,6 +68,7 @@ class PyHTTPRequest:
     request_completed = signal("result", "response_code", "headers", "body")
     download_progress = signal("downloaded", "total")
     upload_progress = signal("sent", "total")
+    body_chunk_received = signal("chunk")
 
     def __init__(self) -> None:
         req = HTTPRequest()
@@ -72,6 +77,7 @@ class PyHTTPRequest:
         req.request_completed.connect(self._on_completed)
         req.download_progress.connect(self._on_download_progress)
         req.upload_progress.connect(self._on_upload_progress)
+        req.body_chunk_received.connect(self._on_body_chunk)
         self._req = req
         self._download_file = ""
         self._session: GodotObjectLike | None = None
@@ -133,6 +139,9 @@ class PyHTTPRequest:
 
     def _on_upload_progress(self, sent: int, total: int) -> None:
         self.owner.emit_signal("upload_progress", sent, total)
+
+    def _on_body_chunk(self, chunk: bytes) -> None:
+        self.owner.emit_signal("body_chunk_received", chunk)
 
     def _started(self, err: Error) -> Error:
         # A request that failed to connect at once still completes (deferred) next frame.
@@ -261,7 +270,16 @@ class PyHTTPRequest:
     def is_download_resume(self) -> bool:
         return self._req.is_download_resume()
 
+    def set_body_streaming(self, enable: bool) -> Error:
+        return self._req.set_body_streaming(enable)
+
+    def is_body_streaming(self) -> bool:
+        return self._req.is_body_streaming()
+
     accept_gzip = export(bool, default=True, getter=is_accepting_gzip, setter=set_accept_gzip)
+    body_streaming = export(
+        bool, default=False, getter=is_body_streaming, setter=set_body_streaming
+    )
     download_resume = export(
         bool, default=False, getter=is_download_resume, setter=set_download_resume
     )

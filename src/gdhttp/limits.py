@@ -162,3 +162,39 @@ DEFAULT_POOL_IDLE_S: Final = 30.0
 #: Highest per-origin and total pool limits a script may set: beyond that a
 #: typo opens a socket flood.
 MAX_POOL_CONNECTIONS: Final = 1024
+
+
+# ---- Streaming bodies and server-sent events (request.py, sse.py, eventsource.py)
+
+#: Streamed body bytes waiting in the outbox before the use_threads worker stops
+#: reading: the main thread drains them each frame, a stalled one must not grow memory.
+MAX_STREAM_BACKLOG: Final = 1024 * 1024
+
+#: Streamed body bytes merged into one body_chunk_received: a 1-byte-per-packet
+#: stream must not cost one signal per byte.
+STREAM_CHUNK_MERGE: Final = 64 * 1024
+
+#: Longest event-stream line in characters: far above any real event, and an
+#: endless line must end the connection instead of growing memory.
+MAX_SSE_LINE: Final = 1024 * 1024
+
+#: Largest data of one event in characters (all its data: lines together).
+MAX_SSE_EVENT: Final = 4 * 1024 * 1024
+
+#: Pushed bytes the SSE parser decodes at a time: a 3 MB read in one frame is
+#: decoded and scanned in steps, between which the caller's time budget is checked.
+SSE_DECODE_STEP: Final = 64 * 1024
+
+
+#: Time after the start of an EventSource poll (its request step included) when
+#: it stops dispatching events: a million tiny events spread over frames.
+SSE_POLL_BUDGET_S: Final = 0.0035
+
+#: Most events dispatched by one EventSource poll, whatever the clock says.
+MAX_SSE_EVENTS_PER_POLL: Final = 4096
+
+#: Default reconnection delay (the spec leaves it to the user agent; browsers use 3 s).
+DEFAULT_SSE_RETRY_MS: Final = 3000
+
+#: Largest retry: a server can ask for at most this delay (one hour).
+MAX_SSE_RETRY_MS: Final = 3600 * 1000

@@ -32,6 +32,7 @@ GDHTTP_CLASSES = (
     ScriptClass("Node", "PyHTTPRequest", "NativeScript", ADDON + "PyHTTPRequest.gdns"),
     ScriptClass("Reference", "PyHTTPSession", "NativeScript", ADDON + "PyHTTPSession.gdns"),
     ScriptClass("HTTPRequest", "PyHTTPRequestNode", "GDScript", ADDON + "PyHTTPRequestNode.gd"),
+    ScriptClass("Node", "PyEventSource", "NativeScript", ADDON + "PyEventSource.gdns"),
 )
 
 

@@ -9,6 +9,8 @@ same way. See ``docs/request.md``.
 Events (the adapter turns them into signals) are ``Hook`` objects:
 ``request_completed(result, response_code, headers, body)``,
 ``download_progress(downloaded, total)`` and ``upload_progress(sent, total)``.
+With ``body_streaming`` on, ``body_chunk_received(chunk)`` hands out the body
+(decoded) as it arrives instead, and the completion's body is empty.
 They are delivered from ``process()``, after the request's state has been
 reset (like the engine's deferred ``_request_done``), so a callback may start
 the next request.
@@ -123,6 +125,7 @@ class HTTPRequest(HTTPRequestConstants):
         self.request_completed = Hook("request_completed")
         self.download_progress = Hook("download_progress")
         self.upload_progress = Hook("upload_progress")
+        self.body_chunk_received = Hook("body_chunk_received")
         # Properties (engine names and defaults, then ours).
         self._download_file = ""
         self._download_chunk_size = 65536
@@ -132,6 +135,7 @@ class HTTPRequest(HTTPRequestConstants):
         self._timeout = 0.0
         self._accept_gzip = True
         self._download_resume = False
+        self._body_streaming = False
         self._in_tree = True
         # The running (or last) attempt: its counters stay observable after completion.
         self._attempt: Attempt | None = None
@@ -262,12 +266,16 @@ class HTTPRequest(HTTPRequestConstants):
         except protocol.RequestError as exc:
             return self._refuse(redact_headers(f"request: {exc}", headers),
                                 Error.ERR_INVALID_PARAMETER)
+        if self._body_streaming and self._download_file:
+            return self._refuse("request: body_streaming and download_file are exclusive; "
+                                "clear one of them", Error.ERR_INVALID_PARAMETER)
         if source is not None and source.content_type and \
                 header_value(headers, "content-type") is None:
             headers.append(f"Content-Type: {source.content_type}")
         options = Options(self._download_file, self._download_chunk_size,
                           self._body_size_limit, self._accept_gzip,
-                          self._download_resume, bool(ssl_validate_domain))
+                          self._download_resume, bool(ssl_validate_domain),
+                          chunk_sink=self._outbox.put_chunk if self._body_streaming else None)
         plan = plan_resume(self._download_file, headers) \
             if self._download_resume and self._download_file else None
         attempt = Attempt(self._client, parsed, Method(method), headers, body, source,
@@ -439,6 +447,8 @@ class HTTPRequest(HTTPRequestConstants):
     @_boundary(None)
     def _worker_step(self, generation: int) -> Wait | None:
         """One step in the worker; None when the request is over, else what to wait on."""
+        if self._outbox.chunk_backlog > limits.MAX_STREAM_BACKLOG:
+            return NAP  # the main thread has not taken the streamed body yet
         with self._lock:
             if generation != self._generation or not self._requesting:
                 return None
@@ -476,7 +486,7 @@ class HTTPRequest(HTTPRequestConstants):
     def _flush(self) -> None:
         """Deliver queued events on the caller's thread: upload, download, completion."""
         self._outbox.flush(self.upload_progress, self.download_progress,
-                           self.request_completed)
+                           self.request_completed, self.body_chunk_received)
 
     # ------------------------------------------------------------------ getters
 
@@ -516,6 +526,16 @@ class HTTPRequest(HTTPRequestConstants):
     def get_redirect_count(self) -> int:
         """Redirects followed by the current/last request."""
         return self._attempt.redirects if self._attempt is not None else 0
+
+    def get_response_code(self) -> int:
+        """Status code of the current/last response once its head arrived (-1 before)."""
+        attempt = self._attempt
+        return attempt.code if attempt is not None and attempt.has_head else -1
+
+    def get_response_headers(self) -> list[str]:
+        """Header lines of the current/last response once its head arrived ([] before)."""
+        attempt = self._attempt
+        return list(attempt.response_headers) if attempt is not None else []
 
     def get_client(self) -> HTTPClient:
         """The HTTPClient used (TLS options, set_timeouts, user agent...)."""
@@ -645,6 +665,16 @@ class HTTPRequest(HTTPRequestConstants):
     def is_download_resume(self) -> bool:
         return self._download_resume
 
+    @_boundary(Error.ERR_INVALID_PARAMETER)
+    def set_body_streaming(self, enable: bool) -> Error:
+        """Emit ``body_chunk_received(chunk)`` as the body arrives instead of keeping it;
+        ``request_completed`` then has an empty body. Exclusive with download_file."""
+        return self._set_flag("body_streaming", enable)
+
+    def is_body_streaming(self) -> bool:
+        return self._body_streaming
+
+    body_streaming = _property(is_body_streaming, set_body_streaming)
     download_file = _property(get_download_file, set_download_file)
     download_chunk_size = _property(get_download_chunk_size, set_download_chunk_size)
     use_threads = _property(is_using_threads, set_use_threads)

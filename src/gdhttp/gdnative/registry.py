@@ -23,7 +23,8 @@ ERR_FAILED = 1
 ERR_INVALID_PARAMETER = 31
 
 # The bridge's own classes; user modules come from the project setting below.
-BUILTIN_MODULES = ("gdhttp.godot_classes", "gdhttp.godot_request", "gdhttp.godot_session")
+BUILTIN_MODULES = ("gdhttp.godot_classes", "gdhttp.godot_request", "gdhttp.godot_session",
+                   "gdhttp.godot_eventsource")
 MODULES_SETTING = "gdhttp/python/modules"
 
 # cffi handles must outlive every engine reference to them: for the library's life.

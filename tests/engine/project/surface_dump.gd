@@ -4,7 +4,7 @@ extends SceneTree
 
 func _init():
 	for path in ["res://addons/gdhttp/PyHTTPClient.gdns", "res://addons/gdhttp/PyHTTPRequest.gdns",
-			"res://addons/gdhttp/PyHTTPSession.gdns"]:
+			"res://addons/gdhttp/PyHTTPSession.gdns", "res://addons/gdhttp/PyEventSource.gdns"]:
 		var script = load(path)
 		var name = path.get_file().get_basename()
 		for m in script.get_script_method_list():
