@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 GODOT_EDITOR = os.environ.get("GDHTTP_GODOT_EDITOR", shutil.which("godot3") or "/usr/bin/godot3")
-MARKER = "gdhttp plugin: registered PyHTTPRequest, PyHTTPClient"
+MARKER = "gdhttp plugin: registered PyHTTPRequest, PyHTTPClient, PyEventSource"
 
 pytestmark = [pytest.mark.editor]  # godot3 and xvfb-run come from make setup: never skipped
 

@@ -1,14 +1,15 @@
-# gdhttp's editor plugin: PyHTTPRequest (a Node, in the Create Node dialog) and
-# PyHTTPClient (a Reference) as custom types with their own icons.
+# gdhttp's editor plugin: PyHTTPRequest and PyEventSource (Nodes, in the Create Node dialog)
+# and PyHTTPClient (a Reference) as custom types with their own icons, and the HTTP dock.
 tool
 extends EditorPlugin
 
 const DIR = "res://addons/gdhttp/"
-const TYPES = [["PyHTTPRequest", "Node"], ["PyHTTPClient", "Reference"]]
+const TYPES = [["PyHTTPRequest", "Node"], ["PyHTTPClient", "Reference"], ["PyEventSource", "Node"]]
 # The 16x16 icons as PNG bytes in base64. Shipped inside the script rather than as
 # .png files: Godot 3.2's editor crashes (signal 11) on "--editor --quit" in any project
 # holding an importable texture, and a plugin must not add one to every game that uses it.
 const ICONS = {
+	"PyEventSource": "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAATUlEQVR42mNgQANL36/5D8MM5ABkAyg2jCouItkgfE4nyTWEDKHI6XgNIdZWnIbgCgOSXEGs04mOEaINIMavOA0gxe8kGUBWcmWgJwAAH6f59CXrE10AAAAASUVORK5CYII=",
 	"PyHTTPClient": "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAZUlEQVR42mNgoDZwKDigBcSHgfg/GgaJaRHS3I9FIzrup0QzdkOgzoYrAAF0TVjEtJANOIysEAYIGHAY2QAUReg0LldhGECiF+hkAD5vYQ1EbLbhCNjD1ItGihMSVZIyVTITOQAA9Da71I5SKhkAAAAASUVORK5CYII=",
 	"PyHTTPRequest": "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAbElEQVR42mNgoDZwWJCgBcSHgfg/GgaJaRHS3I9FIzruJ1ozDBA0BOrs/yQY8B/FOzj8TMiAw8gGoGjCZQC6YTgNgCnExcZrALJidICuDqcB2AzBpoaqgahFRALCHY0kpELSUyPRmqmSmcgBAPEzpwhtdsDJAAAAAElFTkSuQmCC",
 }
