@@ -101,11 +101,12 @@ def run_editor(project: Path, config: dict[str, Any], home: Path, size: str = "1
     return json.loads(results_path.read_text()), output
 
 
-CASES = ["case_idle_frames", "case_file_dialog", "case_json", "case_post_text", "case_put_file", "case_image",
-         "case_image_again",
-         "case_redirect_not_followed", "case_https", "case_proxy", "case_upload_disk",
-         "case_cancel_slow",
-         "case_never_answers", "case_big_download", "case_history"]
+CASES = [
+    "case_idle_frames", "case_file_dialog", "case_json", "case_post_text", "case_put_file",
+    "case_image", "case_image_again", "case_redirect_not_followed", "case_https", "case_proxy",
+    "case_upload_disk", "case_cancel_slow", "case_never_answers", "case_big_download",
+    "case_history",
+]
 
 
 UPLOAD = os.urandom(8 << 20)
