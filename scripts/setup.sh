@@ -6,7 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # patchelf, binutils (strip, readelf), gcc: the self-contained addon runtime (make build, make addon).
-DEBS="godot3-server godot3 nginx-light tinyproxy xvfb xauth openssl patchelf zip unzip binutils gcc libc6-dev strace"
+# curl: the editor dock test runs its "Copy as curl" commands.
+DEBS="godot3-server godot3 nginx-light tinyproxy xvfb xauth openssl patchelf zip unzip binutils gcc libc6-dev strace curl"
 missing=""
 for p in $DEBS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
