@@ -61,6 +61,8 @@ __all__ = ["H2Exchange", "H2Link", "H2Registry"]
 log = logging.getLogger("gdhttp")
 
 _S = h2.settings.SettingCodes
+_GOAWAY = 0x7  # frame types (RFC 9113 6)
+_SETTINGS = 0x4
 _ERRORS = (TransportError, h2.exceptions.H2Error, UploadSourceError, OSError, ValueError)
 
 
@@ -111,6 +113,11 @@ class H2Link:
         self._got_settings = False
         self._outbox = bytearray()
         self._feed = limits.H2_FEED_MIN
+        self._pending = b""  # received, not yet fed (the bytes after a GOAWAY)
+        self._frame_head = bytearray()  # frame scanner: a partial 9-byte frame header
+        self._frame_left = 0
+        self._frame_type = -1
+        self._frames = 0  # frames seen (the first must be SETTINGS)
         self._control = 0
         self._control_since = time.monotonic()
         self.last_io = time.monotonic()
@@ -195,6 +202,8 @@ class H2Link:
         for sid, ex in list(self.streams.items()):
             if ex.upload_done or sid not in h2c.streams:
                 continue
+            if not self._got_settings:
+                return  # the server's SETTINGS may shrink the windows: wait for them
             room = min(h2c.local_flow_control_window(sid), limits.H2_UPLOAD_SLICE)
             while room > 0:
                 block = ex._next_upload(min(room, h2c.max_outbound_frame_size))
@@ -213,17 +222,25 @@ class H2Link:
         assert stream is not None and h2c is not None
         wire = 0
         while wire < limits.POLL_WIRE_BUDGET and len(self._outbox) < limits.H2_MAX_OUTBOX:
-            data = stream.recv(self._feed)
+            data, self._pending = (self._pending or stream.recv(self._feed)), b""
             if data is None:
                 return
             if not data:
                 raise _LinkFailure("server closed the HTTP/2 connection")
             self.last_io = time.monotonic()
-            wire += len(data)
             started = time.monotonic()
+            cut = self._scan(data)
+            if cut is not None and cut < len(data):
+                data, self._pending = data[:cut], data[cut:]
+            wire += len(data)
             events = h2c.receive_data(data)
             for event in events:
                 self._dispatch(event)
+            if cut is not None and self.streams:
+                # h2 closes its state machine on GOAWAY and would refuse the frames
+                # of the streams the server still finishes (RFC 9113 6.8): reopen it;
+                # DRAINING keeps us from starting new streams.
+                h2c.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
             took = time.monotonic() - started
             if took > limits.H2_FEED_SLOW_S:
                 self._feed = max(limits.H2_FEED_MIN, self._feed // 2)
@@ -232,6 +249,45 @@ class H2Link:
             if self.state is LinkState.CLOSED or time.monotonic() >= deadline:
                 return
             self._outbox += h2c.data_to_send()
+
+    def _scan(self, data: bytes) -> int | None:
+        """Track frame boundaries; the offset just after a complete GOAWAY frame, if any."""
+        pos, end = 0, len(data)
+        while pos < end:
+            if self._frame_left == 0:
+                take = data[pos : pos + 9 - len(self._frame_head)]
+                self._frame_head += take
+                pos += len(take)
+                if len(self._frame_head) < 9:
+                    return None
+                self._frame_left = int.from_bytes(self._frame_head[:3], "big")
+                self._frame_type = self._frame_head[3]
+                self._frame_head.clear()
+                self._check_frame_head()
+            else:
+                step = min(self._frame_left, end - pos)
+                pos += step
+                self._frame_left -= step
+            if self._frame_left == 0 and self._frame_type == _GOAWAY:
+                self._frame_type = -1
+                return pos
+        return None
+
+    def _check_frame_head(self) -> None:
+        """Refuse at the header what h2 would buffer whole first (up to 16 MiB)."""
+        h2c = self.h2
+        assert h2c is not None
+        problem, code = "", h2.errors.ErrorCodes.PROTOCOL_ERROR
+        if self._frames == 0 and self._frame_type != _SETTINGS:
+            problem = "invalid preface: the server did not start with a SETTINGS frame"
+        elif self._frame_left > h2c.max_inbound_frame_size:
+            problem = (f"frame of {self._frame_left} bytes exceeds SETTINGS_MAX_FRAME_SIZE "
+                       f"({h2c.max_inbound_frame_size})")
+            code = h2.errors.ErrorCodes.FRAME_SIZE_ERROR
+        self._frames += 1
+        if problem:
+            h2c.close_connection(code)
+            raise h2.exceptions.ProtocolError(problem)
 
     def _control_frame(self, what: str) -> None:
         now = time.monotonic()
@@ -298,8 +354,8 @@ class H2Link:
         for sid, ex in list(self.streams.items()):
             if sid > last:
                 del self.streams[sid]
-                ex._unprocessed(f"server's GOAWAY ({code!s}) came before it processed the "
-                                "request")
+                ex._unprocessed(f"server's GOAWAY ({_error_name(int(code or 0))}) came "
+                                "before it processed the request")
         for ex in list(self.queue):
             ex._unprocessed("server's GOAWAY came before the request was sent")
         self.queue.clear()
