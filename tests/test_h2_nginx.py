@@ -44,7 +44,7 @@ def test_64_requests_share_one_connection(nginx_h2, tls_material) -> None:
     session, reqs = h2_requests(tls_material.ca_pem_path, 64)
     ep = nginx_h2.endpoints["h2"]
     run = drive(reqs, [ep.url(f"/files/1k.bin?many={i}") for i in range(64)])
-    size, sha = ep.files["1k.bin"]
+    _, sha = ep.files["1k.bin"]
     assert {c[0] for c in run.completions} == {Result.RESULT_SUCCESS}
     assert all(hashlib.sha256(c[3]).hexdigest() == sha for c in run.completions)
     lines = _log_lines(nginx_h2, "many=", 64)
@@ -70,7 +70,7 @@ def test_headers_come_in_canonical_case(nginx_h2, tls_material) -> None:
 def test_large_download_and_upload(nginx_h2, tls_material, tmp_path) -> None:
     ep = nginx_h2.endpoints["h2"]
     session, reqs = h2_requests(tls_material.ca_pem_path, 2)
-    size, sha = ep.files["16m.bin"]
+    _, sha = ep.files["16m.bin"]
     # To a file: a 16 MiB in-memory body costs one long copy at completion (h1 alike).
     reqs[0].set_download_file(str(tmp_path / "16m.bin"))
     run = drive(reqs[:1], [ep.url("/files/16m.bin")])

@@ -122,6 +122,15 @@ class H2Link:
         self._control_since = time.monotonic()
         self.last_io = time.monotonic()
 
+    @classmethod
+    def adopt(cls, key: PoolKey, stream: Stream, registry: H2Registry,
+              config: ClientConfig) -> H2Link:
+        """A link over a ready stream that already speaks h2 (tests, tunnels)."""
+        link = cls(key, Connection.adopt(stream, config), registry)
+        link.h2 = _new_h2()
+        link.state = LinkState.OPEN
+        return link
+
     def __repr__(self) -> str:
         return f"<H2Link {self.state.value} {self.key.host}:{self.key.port} {len(self.streams)}>"
 
@@ -495,7 +504,8 @@ class H2Exchange:
         self._body: memoryview | None = None
         self._source: UploadSource | None = None
         self.upload_done = True
-        self._status = Status.STATUS_CONNECTING
+        self._status = Status.STATUS_CONNECTED if link.state is LinkState.OPEN \
+            else Status.STATUS_CONNECTING
         self._error = ""
         self._code = 0
         self._headers: list[str] = []
