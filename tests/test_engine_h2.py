@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.godot_harness import GODOT, ensure_addon, run_suite
+
 from servers.nginx import NginxServer, start_nginx
 from servers.tlsutil import TLSMaterial
 

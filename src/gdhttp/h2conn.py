@@ -39,6 +39,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hyperframe.frame
 
 from gdhttp import limits
 from gdhttp.bodyio import UploadSource, UploadSourceError, is_upload_source
@@ -61,6 +62,15 @@ __all__ = ["H2Exchange", "H2Link", "H2Registry"]
 log = logging.getLogger("gdhttp")
 
 _S = h2.settings.SettingCodes
+
+
+def _data_repr(self: hyperframe.frame.Frame) -> str:
+    return f"<{len(getattr(self, 'data', b''))} bytes>"
+
+
+# h2 formats every received frame for its trace log, logging on or not; for DATA that
+# was a hex dump of the payload: 18% of a download's CPU. A length says enough.
+hyperframe.frame.DataFrame._body_repr = _data_repr  # type: ignore[method-assign]
 _GOAWAY = 0x7  # frame types (RFC 9113 6)
 _SETTINGS = 0x4
 _ERRORS = (TransportError, h2.exceptions.H2Error, UploadSourceError, OSError, ValueError)
@@ -236,6 +246,8 @@ class H2Link:
                 return
             if not data:
                 raise _LinkFailure("server closed the HTTP/2 connection")
+            if len(data) < self._feed:
+                data = self._gather(stream, data)
             self.last_io = time.monotonic()
             started = time.monotonic()
             cut = self._scan(data)
@@ -258,6 +270,18 @@ class H2Link:
             if self.state is LinkState.CLOSED or time.monotonic() >= deadline:
                 return
             self._outbox += h2c.data_to_send()
+
+    def _gather(self, stream: Stream, data: bytes) -> bytes:
+        """More of what is ready, up to the feed size: TLS hands out one record (16 KiB)
+        per read, and h2 costs per call as well as per frame."""
+        parts, size = [data], len(data)
+        while size < self._feed:
+            more = stream.recv(self._feed - size)
+            if not more:
+                break  # nothing now, or the EOF: the next recv() reports it again
+            parts.append(more)
+            size += len(more)
+        return data if len(parts) == 1 else b"".join(parts)
 
     def _scan(self, data: bytes) -> int | None:
         """Track frame boundaries; the offset just after a complete GOAWAY frame, if any."""
