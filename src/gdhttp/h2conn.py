@@ -120,6 +120,7 @@ class H2Link:
         self.failure = ""
         self.fail_status = Status.STATUS_CONNECTION_ERROR
         self.idle_since = time.monotonic()
+        self.completed = 0  # responses received whole
         self._got_settings = False
         self._outbox = bytearray()
         self._feed = limits.H2_FEED_MIN
@@ -506,6 +507,9 @@ class H2Link:
         self.registry._forget(self)
         message = self.failure or "the HTTP/2 connection was closed"
         for ex in [*self.streams.values(), *self.queue, *self.members]:
+            # Dropped unanswered on a connection that had served: an idempotent request
+            # may go again, as on a reused HTTP/1.1 connection.
+            ex.unanswered = not ex._has_head and self.completed > 0
             ex._lost(self.fail_status, message)
         self.streams.clear()
         self.queue.clear()
@@ -522,6 +526,8 @@ class H2Exchange:
         self.fields: list[tuple[bytes, bytes]] | None = None
         self.fallback = False  # the server chose HTTP/1.1: the Lease takes over
         self.unprocessed = False
+        #: The connection ended before any response to it (no GOAWAY said why).
+        self.unanswered = False
         self.closed_cleanly = False
         self.uploaded = 0
         self._upload_size = -1
@@ -562,6 +568,7 @@ class H2Exchange:
         if ended:
             self._ended = True
             self.closed_cleanly = self.upload_done
+            self.link.completed += 1
         self._status = Status.STATUS_CONNECTED if ended else Status.STATUS_BODY
 
     def _on_data(self, data: bytes, flow_length: int) -> None:
@@ -579,6 +586,7 @@ class H2Exchange:
     def _on_end(self) -> None:
         self._ended = True
         self.closed_cleanly = self.upload_done
+        self.link.completed += 1
         if self._status is Status.STATUS_REQUESTING and not self._has_head:
             self._lost(Status.STATUS_CONNECTION_ERROR, "HTTP/2 stream ended without a response")
         elif self._buffered == 0 and self._status is Status.STATUS_BODY:
@@ -810,6 +818,19 @@ class H2Exchange:
             self._status = Status.STATUS_DISCONNECTED
 
 
+class _NoStream:
+    """The stream of a connection that could not even start (``H2Registry.exchange``)."""
+
+    def recv(self, n: int, /) -> bytes | None:
+        return b""
+
+    def send(self, data: bytes | memoryview, /) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
 def _lines(fields: list[tuple[bytes, bytes]]) -> list[str]:
     return [f"{canonical_name(n.decode('latin-1'))}: {v.decode('latin-1')}"
             for n, v in fields if not n.startswith(b":")]
@@ -864,27 +885,36 @@ class H2Registry:
         self.settle()
         with self._lock:
             self._expire(time.monotonic(), doomed)
-            link = self._links.get(key)
-            if link is None or link.state not in (LinkState.CONNECTING, LinkState.OPEN):
-                tls = dataclasses.replace(config.tls, alpn=H2_ALPN)
-                conn = make(dataclasses.replace(config, tls=tls))
-                link = self._links[key] = H2Link(key, conn, self)
+            idle = self._links.get(key)
         for old in doomed:
             with old.lock:
                 old.close()
+        if idle is not None and idle.state is LinkState.OPEN:
+            with idle.lock:  # news first: a GOAWAY or a close of the idle connection
+                idle.pump(time.monotonic() + limits.POLL_SEND_BUDGET_S)
+        failure: Exception | None = None
+        with self._lock:
+            link = self._links.get(key)
+            if link is None or link.state not in (LinkState.CONNECTING, LinkState.OPEN):
+                tls = dataclasses.replace(config.tls, alpn=H2_ALPN)
+                try:
+                    conn = make(dataclasses.replace(config, tls=tls))
+                except _ERRORS as exc:
+                    conn, failure = Connection.adopt(_NoStream(), config), exc
+                link = H2Link(key, conn, self)
+                if failure is None:
+                    self._links[key] = link
         with link.lock:
             ex = H2Exchange(link, config)
-            if link.state is LinkState.CONNECTING:
+            if failure is not None:
+                link.members.append(ex)
+                link._fail(f"cannot connect: {failure}", failure)
+            elif link.state is LinkState.CONNECTING:
                 link.members.append(ex)
                 if link.conn.phase is Phase.RESOLVING:
                     ex._status = Status.STATUS_RESOLVING
-            else:
-                link.pump(time.monotonic() + limits.POLL_SEND_BUDGET_S)  # news (GOAWAY?)
-                ex._sync(link)
-                if link.state is LinkState.OPEN:
-                    ex._status = Status.STATUS_CONNECTED
-                elif link.state is LinkState.DRAINING:
-                    ex._unprocessed("the HTTP/2 connection was going away")
+            elif link.state is not LinkState.OPEN:  # closed since we looked: send elsewhere
+                ex._unprocessed("the HTTP/2 connection closed before the request was sent")
         return ex
 
     def _went_http1(self, link: H2Link) -> None:

@@ -274,8 +274,10 @@ class Lease:
     def may_retry(self) -> bool:
         """Once, for an idempotent request whose reused connection failed unanswered;
         on HTTP/2, any request the server did not process (RFC 9113 8.7), twice."""
-        if self.exchange is not None:
-            return self.exchange.unprocessed and self._h2_retries < limits.H2_MAX_RETRIES
+        exchange = self.exchange
+        if exchange is not None:
+            safe = exchange.unprocessed or (exchange.unanswered and self.method in IDEMPOTENT)
+            return safe and self._h2_retries < limits.H2_MAX_RETRIES
         return not self.retried and self.method in IDEMPOTENT and self.client.failed_unanswered
 
     def retry(self) -> Error:

@@ -257,6 +257,25 @@ def push_promise(conn: RawConnection) -> None:
     peer.drain()
 
 
+def one_then_close(conn: RawConnection) -> None:
+    """Answers one request, then closes the connection without a GOAWAY."""
+    peer = Peer(conn)
+    sid = peer.next_request()
+    if sid is not None:
+        peer.respond(sid, b"ok " + peer.path(sid))
+        time.sleep(0.2)
+
+
+def close_on_second(conn: RawConnection) -> None:
+    """Answers one request; reads the next one and closes without a GOAWAY or an answer."""
+    peer = Peer(conn)
+    sid = peer.next_request()
+    if sid is None:
+        return
+    peer.respond(sid, b"ok " + peer.path(sid))
+    peer.next_request()
+
+
 def invalid_preface(conn: RawConnection) -> None:
     """An HTTP/1.1 answer where the server's SETTINGS frame belongs."""
     conn.recv(65536)
@@ -277,6 +296,8 @@ BEHAVIOURS: dict[str, Handler] = {
     "data_after_end": data_after_end,
     "push_promise": push_promise,
     "invalid_preface": invalid_preface,
+    "one_then_close": one_then_close,
+    "close_on_second": close_on_second,
 }
 
 
