@@ -189,3 +189,15 @@ def test_http2_off_by_default_and_httpclient_stays_http1(nginx_h2, tls_material)
     client.close()
     assert _log_lines(nginx_h2, "default=1", 1)[0][-1] == 'HTTP/1.1"'
     assert _log_lines(nginx_h2, "client=1", 1)[0][-1] == 'HTTP/1.1"'
+
+
+def test_h2_through_a_connect_proxy(nginx_h2, tls_material, tinyproxy) -> None:
+    session, reqs = h2_requests(tls_material.ca_pem_path, 8)
+    for r in reqs:
+        r.set_https_proxy(tinyproxy.host, tinyproxy.port)
+    ep = nginx_h2.endpoints["h2"]
+    run = drive(reqs, [ep.url(f"/files/1k.bin?proxied={i}") for i in range(8)])
+    assert {c[0] for c in run.completions} == {Result.RESULT_SUCCESS}, run.messages
+    lines = _log_lines(nginx_h2, "proxied=", 8)
+    assert {ln[-1] for ln in lines} == {'HTTP/2.0"'} and len({ln[0] for ln in lines}) == 1
+    assert session.get_stats()["h2_connections"] == 1
