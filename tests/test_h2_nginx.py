@@ -201,3 +201,17 @@ def test_h2_through_a_connect_proxy(nginx_h2, tls_material, tinyproxy) -> None:
     lines = _log_lines(nginx_h2, "proxied=", 8)
     assert {ln[-1] for ln in lines} == {'HTTP/2.0"'} and len({ln[0] for ln in lines}) == 1
     assert session.get_stats()["h2_connections"] == 1
+
+
+def test_cancel_while_connecting_abandons_the_connection(nginx_h2, tls_material) -> None:
+    session, reqs = h2_requests(tls_material.ca_pem_path, 2)
+    ep = nginx_h2.endpoints["h2"]
+    assert reqs[0].request(ep.url("/files/1k.bin?early-cancel")) == Error.OK
+    assert reqs[0].get_http_client_status() in (Status.STATUS_RESOLVING,
+                                                Status.STATUS_CONNECTING)
+    assert session.get_stats()["h2_open"] == 1
+    reqs[0].cancel_request()
+    assert session.get_stats()["h2_open"] == 0  # nobody would step its handshake
+    run = drive(reqs[1:], [ep.url("/files/1k.bin?after-early-cancel")])
+    assert run.completions[0][0] == Result.RESULT_SUCCESS
+    assert session.get_stats()["h2_connections"] == 1

@@ -472,7 +472,8 @@ class H2Link:
             self.pump(time.monotonic() + limits.POLL_SEND_BUDGET_S)
         if not self.streams and not self.queue and not self.members:
             self.idle_since = time.monotonic()
-            if self.state is LinkState.DRAINING:
+            # Draining: done. Connecting: nobody would step the handshake any more.
+            if self.state in (LinkState.DRAINING, LinkState.CONNECTING):
                 self.close()
 
     def _fail(self, message: str, exc: BaseException | None = None) -> None:
@@ -867,7 +868,8 @@ class H2Registry:
                 ex.link.release(ex)
 
     def count(self, name: str) -> None:
-        self._counts[name] += 1
+        with self._lock:  # links count from their own locks (threads)
+            self._counts[name] += 1
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -923,7 +925,7 @@ class H2Registry:
             self._http1.add(link.key)
             if self._links.get(link.key) is link:
                 del self._links[link.key]
-            self._counts["h2_fallbacks"] += 1
+            self._counts["h2_fallbacks"] += 1  # the lock is held: not count()
         link.conn.config = dataclasses.replace(
             link.conn.config, tls=dataclasses.replace(link.conn.config.tls, alpn=()))
         self.pool.adopt_idle(link.key, link.conn)
