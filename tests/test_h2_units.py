@@ -227,3 +227,31 @@ def test_window_opens_only_as_the_consumer_reads(piece: int) -> None:
     ex.poll()
     server.take()
     assert server.h2.local_flow_control_window(sid) == 1 << 20  # reopened by what was read
+
+
+def test_cancelled_streams_give_their_unread_window_back() -> None:
+    link, _, server = _link(1 << 16)
+    stream_window = link.h2.local_settings.initial_window_size
+    for i in range(6):  # 6 x 4 MiB unread: more than the 16 MiB connection window
+        ex = H2Exchange(link, ClientConfig())
+        assert ex.request(Method.METHOD_GET, f"/c{i}", []) == Error.OK
+        for _ in range(100):
+            ex.poll()
+            server.take()
+            if len(server.requests) > i:
+                break
+        sid = server.requests[i]
+        server.h2.send_headers(sid, [(b":status", b"200")])
+        room = min(server.h2.local_flow_control_window(sid), stream_window)
+        assert room == stream_window, f"stream {i}: the server may send only {room}"
+        for at in range(0, room, 16384):
+            server.h2.send_data(sid, b"c" * min(16384, room - at))
+        server.flush()
+        for _ in range(2000):
+            ex.poll()
+            if ex._buffered == room:
+                break
+        assert ex._buffered == room
+        ex.close()  # unread: RST_STREAM(CANCEL), and the window comes back
+        server.take()
+    assert link.registry.stats()["h2_resets"] == 6

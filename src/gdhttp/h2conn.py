@@ -222,6 +222,10 @@ class H2Link:
         for sid, ex in list(self.streams.items()):
             if ex.upload_done or sid not in h2c.streams:
                 continue
+            if ex._ended:  # answered in full before the body went out: stop sending it
+                ex._body = ex._source = None
+                ex.upload_done = True
+                continue
             if not self._got_settings:
                 return  # the server's SETTINGS may shrink the windows: wait for them
             room = min(h2c.local_flow_control_window(sid), limits.H2_UPLOAD_SLICE)
@@ -457,8 +461,8 @@ class H2Link:
         if ex in self.queue:
             self.queue.remove(ex)
         sid = ex.stream_id
+        h2c = self.h2
         if sid is not None and self.streams.pop(sid, None) is ex:
-            h2c = self.h2
             if h2c is not None and self.state is not LinkState.CLOSED and not ex.closed_cleanly:
                 try:
                     h2c.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
@@ -466,9 +470,13 @@ class H2Link:
                     pass  # already closed on h2's side
                 else:
                     self.registry.count("h2_resets")
-            if ex._unacked and h2c is not None:
-                self._ack(ex._unacked, sid)
-                ex._unacked = 0
+        if sid is not None and h2c is not None:
+            # What was received and never read still holds the connection's window:
+            # give it back, or cancelled downloads would shrink it for good.
+            unread, ex._unacked = ex._unacked + ex._buffered, 0
+            ex._chunks.clear()
+            ex._buffered = 0
+            self._ack(unread, sid)
             self.pump(time.monotonic() + limits.POLL_SEND_BUDGET_S)
         if not self.streams and not self.queue and not self.members:
             self.idle_since = time.monotonic()
@@ -614,6 +622,7 @@ class H2Exchange:
             return  # complete already: nothing is lost
         self._status = status
         self._error = redact(message)
+        self._unacked += self._buffered  # given back to the connection by release()
         self._chunks.clear()
         self._buffered = 0
 
