@@ -462,14 +462,16 @@ class H2Link:
             self.queue.remove(ex)
         sid = ex.stream_id
         h2c = self.h2
-        if sid is not None and self.streams.pop(sid, None) is ex:
-            if h2c is not None and self.state is not LinkState.CLOSED and not ex.closed_cleanly:
-                try:
-                    h2c.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
-                except h2.exceptions.H2Error:
-                    pass  # already closed on h2's side
-                else:
-                    self.registry.count("h2_resets")
+        open_here = sid is not None and self.streams.pop(sid, None) is ex
+        if open_here and h2c is not None and self.state is not LinkState.CLOSED \
+                and not ex.closed_cleanly:
+            assert sid is not None
+            try:
+                h2c.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+            except h2.exceptions.H2Error:
+                pass  # already closed on h2's side
+            else:
+                self.registry.count("h2_resets")
         if sid is not None and h2c is not None:
             # What was received and never read still holds the connection's window:
             # give it back, or cancelled downloads would shrink it for good.
