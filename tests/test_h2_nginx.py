@@ -215,3 +215,23 @@ def test_cancel_while_connecting_abandons_the_connection(nginx_h2, tls_material)
     run = drive(reqs[1:], [ep.url("/files/1k.bin?after-early-cancel")])
     assert run.completions[0][0] == Result.RESULT_SUCCESS
     assert session.get_stats()["h2_connections"] == 1
+
+
+def test_a_collected_request_resets_its_stream_later(nginx_h2, tls_material) -> None:
+    import gc
+
+    ep = nginx_h2.endpoints["h2"]
+    session, reqs = h2_requests(tls_material.ca_pem_path, 2)
+    slow = reqs.pop(0)
+    assert slow.request(ep.url("/slow/16m.bin?collected")) == Error.OK
+    deadline = time.monotonic() + 10
+    while slow.get_downloaded_bytes() < 65536 and time.monotonic() < deadline:
+        slow.process(0.001)
+        time.sleep(0.001)
+    del slow
+    gc.collect()  # the finalizer only queues the stream: no lock taken there
+    assert session.get_stats()["h2_resets"] == 0
+    run = drive(reqs, [ep.url("/files/1k.bin?after-collected")])
+    assert run.completions[0][0] == Result.RESULT_SUCCESS
+    stats = session.get_stats()
+    assert stats["h2_resets"] == 1 and stats["h2_connections"] == 1
