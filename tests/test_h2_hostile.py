@@ -111,6 +111,13 @@ def test_control_frame_floods_close_the_connection(serve, tls_material, behaviou
     assert run.elapsed < 5
 
 
+def test_flood_after_fast_data_is_fed_in_small_slices(serve, tls_material) -> None:
+    srv = serve("data_then_ping_flood")
+    run = _run(tls_material, srv, 1, "/fast-then-flood")
+    assert run.completions[0][0] == Result.RESULT_CONNECTION_ERROR
+    assert "HTTP/2 PING flood" in run.messages[0]
+
+
 def test_goaway_mid_stream_finishes_the_last_stream_and_retries_the_rest(
         serve, tls_material) -> None:
     srv = serve("goaway_mid_stream", "ok")

@@ -129,6 +129,7 @@ class H2Link:
         self._frame_left = 0
         self._frame_type = -1
         self._frames = 0  # frames seen (the first must be SETTINGS)
+        self._goaway_cut = False
         self._control = 0
         self._control_since = time.monotonic()
         self.last_io = time.monotonic()
@@ -262,11 +263,12 @@ class H2Link:
             events = h2c.receive_data(data)
             for event in events:
                 self._dispatch(event)
-            if cut is not None and self.streams:
+            if self._goaway_cut and self.streams:
                 # h2 closes its state machine on GOAWAY and would refuse the frames
                 # of the streams the server still finishes (RFC 9113 6.8): reopen it;
                 # DRAINING keeps us from starting new streams.
                 h2c.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+            self._goaway_cut = False
             took = time.monotonic() - started
             if took > limits.H2_FEED_SLOW_S:
                 self._feed = max(limits.H2_FEED_MIN, self._feed // 2)
@@ -289,8 +291,10 @@ class H2Link:
         return data if len(parts) == 1 else b"".join(parts)
 
     def _scan(self, data: bytes) -> int | None:
-        """Track frame boundaries; the offset just after a complete GOAWAY frame, if any."""
-        pos, end = 0, len(data)
+        """Track frame boundaries; where to cut ``data`` (None: feed it whole): after a
+        GOAWAY (``_goaway_cut``), or after H2_MAX_FRAMES_PER_FEED frames, so that one
+        h2 call never handles a slice full of tiny frames."""
+        pos, end, frames = 0, len(data), 0
         while pos < end:
             if self._frame_left == 0:
                 take = data[pos : pos + 9 - len(self._frame_head)]
@@ -306,9 +310,14 @@ class H2Link:
                 step = min(self._frame_left, end - pos)
                 pos += step
                 self._frame_left -= step
-            if self._frame_left == 0 and self._frame_type == _GOAWAY:
-                self._frame_type = -1
-                return pos
+            if self._frame_left == 0:  # a frame ends here
+                frames += 1
+                if self._frame_type == _GOAWAY:
+                    self._frame_type = -1
+                    self._goaway_cut = True
+                    return pos
+                if frames >= limits.H2_MAX_FRAMES_PER_FEED:
+                    return pos
         return None
 
     def _check_frame_head(self) -> None:
@@ -678,7 +687,10 @@ class H2Exchange:
     def poll(self) -> Error:
         link = self.link
         with link.lock:
-            link.pump(time.monotonic() + limits.POLL_TIME_BUDGET_S)
+            # In STATUS_BODY the reads pump (as HTTPClient.poll() only checks the clock
+            # there): one step then never pumps twice.
+            if self._status is not Status.STATUS_BODY:
+                link.pump(time.monotonic() + limits.POLL_TIME_BUDGET_S)
             self._sync(link)
         return Error.OK
 

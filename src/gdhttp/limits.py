@@ -196,6 +196,10 @@ H2_FLOOD_WINDOW_S: Final = 1.0
 H2_FEED_MIN: Final = 1024
 H2_FEED_MAX: Final = 64 * 1024
 
+#: Most frames handed to h2 in one call: a slice of 9-byte PINGs would otherwise
+#: be thousands of frames in one go, however small the slice has become.
+H2_MAX_FRAMES_PER_FEED: Final = 32
+
 #: A feed slower than this halves the next slice (see H2_FEED_MIN).
 H2_FEED_SLOW_S: Final = 0.0004
 

@@ -211,6 +211,26 @@ def ping_flood(conn: RawConnection) -> None:
     _flood(conn, PingFrame(0, b"12345678"))
 
 
+def data_then_ping_flood(conn: RawConnection) -> None:
+    """1 MiB of body at full speed (the client's read slices grow), then a PING flood on the
+    same stream's connection without ever ending the body."""
+    peer = Peer(conn)
+    sid = peer.next_request()
+    if sid is None:
+        return
+    peer.h2.send_headers(sid, [(":status", "200")])
+    try:
+        for _ in range(64):
+            peer.h2.send_data(sid, b"d" * 16_384)
+            peer.flush()
+        batch = PingFrame(0, b"12345678").serialize() * 500
+        for _ in range(FLOOD_FRAMES // 500):
+            conn.sendall(batch)
+    except OSError:
+        return  # the client gave up on us: the expected end
+    peer.drain()
+
+
 def goaway_mid_stream(conn: RawConnection) -> None:
     """Waits for 4 requests; answers the first one in two halves with a GOAWAY naming it
     as the last processed stream in between, then closes: the other three must be retried."""
@@ -292,6 +312,7 @@ BEHAVIOURS: dict[str, Handler] = {
     "header_bomb": header_bomb,
     "settings_flood": settings_flood,
     "ping_flood": ping_flood,
+    "data_then_ping_flood": data_then_ping_flood,
     "goaway_mid_stream": goaway_mid_stream,
     "data_after_end": data_after_end,
     "push_promise": push_promise,
