@@ -263,3 +263,69 @@ def test_cancelled_streams_give_their_unread_window_back() -> None:
         ex.close()  # unread: RST_STREAM(CANCEL), and the window comes back
         server.take()
     assert link.registry.stats()["h2_resets"] == 6
+
+
+def _open_streams(link: H2Link, server: Server, count: int) -> list[H2Exchange]:
+    exchanges = [H2Exchange(link, ClientConfig()) for _ in range(count)]
+    for i, ex in enumerate(exchanges):
+        assert ex.request(Method.METHOD_GET, f"/s{i}", []) == Error.OK
+    for _ in range(100):
+        exchanges[0].poll()
+        server.take()
+        if len(server.requests) == count:
+            return exchanges
+    raise AssertionError(f"the server saw {len(server.requests)} requests")
+
+
+@pytest.mark.parametrize("piece", [1 << 16, 1], ids=["whole", "byte-by-byte"])
+def test_interleaved_data_of_two_streams(piece: int) -> None:
+    link, _, server = _link(piece)
+    a, b = _open_streams(link, server, 2)
+    sid_a, sid_b = server.requests
+    for sid in (sid_a, sid_b):
+        server.h2.send_headers(sid, [(b":status", b"200")])
+    for i in range(6):  # plain DATA frames (the fast path), alternating streams
+        server.h2.send_data(sid_a, b"A%d" % i)
+        server.h2.send_data(sid_b, b"B%d" % i)
+    server.h2.end_stream(sid_a)
+    server.h2.send_data(sid_b, b"end", end_stream=True)  # END_STREAM: through h2
+    server.flush()
+    _pump_until(a, Status.STATUS_BODY, server)
+    _pump_until(b, Status.STATUS_BODY, server)
+    assert _read_all(a, server) == b"A0A1A2A3A4A5"
+    assert _read_all(b, server) == b"B0B1B2B3B4B5end"
+    assert a.get_status() == b.get_status() == Status.STATUS_CONNECTED
+
+
+def test_body_longer_than_content_length_is_a_protocol_error() -> None:
+    link, stream, server = _link(1 << 16)
+    (ex,) = _open_streams(link, server, 1)
+    sid = server.requests[0]
+    server.h2.send_headers(sid, [(b":status", b"200"), (b"content-length", b"5")])
+    server.flush()
+    _pump_until(ex, Status.STATUS_BODY, server)
+    stream.inbound += DataFrame(sid, b"0123456789").serialize()  # no END_STREAM: fast path
+    _pump(ex)
+    assert ex.get_status() == Status.STATUS_CONNECTION_ERROR
+    assert "HTTP/2 protocol error" in ex.get_error_message()
+    assert link.state is LinkState.CLOSED
+
+
+def test_data_beyond_the_window_is_a_protocol_error() -> None:
+    link, stream, server = _link(1 << 16)
+    (ex,) = _open_streams(link, server, 1)
+    sid = server.requests[0]
+    server.h2.send_headers(sid, [(b":status", b"200")])
+    server.flush()
+    _pump_until(ex, Status.STATUS_BODY, server)
+    window = link.h2.local_settings.initial_window_size
+    frame = DataFrame(sid, b"w" * 16384).serialize()
+    for _ in range(window // 16384 + 1):  # raw: the server's h2 would refuse to send it
+        stream.inbound += frame
+    for _ in range(200):
+        _pump(ex)
+        if ex.get_status() == Status.STATUS_CONNECTION_ERROR:
+            break
+    assert ex.get_status() == Status.STATUS_CONNECTION_ERROR
+    assert "HTTP/2 protocol error" in ex.get_error_message()
+    assert ex._buffered == 0  # nothing kept of a broken connection

@@ -39,6 +39,7 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import h2.stream
 import hyperframe.frame
 
 from gdhttp import limits
@@ -71,8 +72,9 @@ def _data_repr(self: hyperframe.frame.Frame) -> str:
 # h2 formats every received frame for its trace log, logging on or not; for DATA that
 # was a hex dump of the payload: 18% of a download's CPU. A length says enough.
 hyperframe.frame.DataFrame._body_repr = _data_repr  # type: ignore[method-assign]
-_GOAWAY = 0x7  # frame types (RFC 9113 6)
-_SETTINGS = 0x4
+_DATA, _SETTINGS, _GOAWAY = 0x0, 0x4, 0x7  # frame types (RFC 9113 6)
+#: Stream states in which the server may send DATA (h2's own table).
+_DATA_STATES = frozenset({h2.stream.StreamState.OPEN, h2.stream.StreamState.HALF_CLOSED_LOCAL})
 _ERRORS = (TransportError, h2.exceptions.H2Error, UploadSourceError, OSError, ValueError)
 
 
@@ -124,12 +126,8 @@ class H2Link:
         self._got_settings = False
         self._outbox = bytearray()
         self._feed = limits.H2_FEED_MIN
-        self._pending = b""  # received, not yet fed (the bytes after a GOAWAY)
-        self._frame_head = bytearray()  # frame scanner: a partial 9-byte frame header
-        self._frame_left = 0
-        self._frame_type = -1
-        self._frames = 0  # frames seen (the first must be SETTINGS)
-        self._goaway_cut = False
+        self._inbuf = bytearray()  # received bytes not handled yet (a partial frame at most)
+        self._frames = 0  # 0 until the first frame (which must be SETTINGS) is seen
         self._control = 0
         self._control_since = time.monotonic()
         self.last_io = time.monotonic()
@@ -243,44 +241,48 @@ class H2Link:
                     break
 
     def _read(self, deadline: float) -> None:
+        """Receive and handle frames within the wire budget and the deadline.
+
+        Complete frames are taken off ``_inbuf``: plain DATA frames of our open
+        streams directly (``_take_data``: h2 would copy each payload three times
+        and walk two state machines per frame), everything else through h2, at
+        most H2_MAX_FRAMES_PER_FEED frames per call and never past a GOAWAY.
+        """
         stream, h2c = self.conn.stream, self.h2
         assert stream is not None and h2c is not None
         wire = 0
-        while wire < limits.POLL_WIRE_BUDGET and len(self._outbox) < limits.H2_MAX_OUTBOX:
-            data, self._pending = (self._pending or stream.recv(self._feed)), b""
-            if data is None:
-                return
-            if not data:
-                raise _LinkFailure("server closed the HTTP/2 connection")
-            if len(data) < self._feed:
-                data = self._gather(stream, data)
-            self.last_io = time.monotonic()
+        while len(self._outbox) < limits.H2_MAX_OUTBOX:
             started = time.monotonic()
-            cut = self._scan(data)
-            if cut is not None and cut < len(data):
-                data, self._pending = data[:cut], data[cut:]
-            wire += len(data)
-            events = h2c.receive_data(data)
-            for event in events:
-                self._dispatch(event)
-            if self._goaway_cut and self.streams:
-                # h2 closes its state machine on GOAWAY and would refuse the frames
-                # of the streams the server still finishes (RFC 9113 6.8): reopen it;
-                # DRAINING keeps us from starting new streams.
-                h2c.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
-            self._goaway_cut = False
+            if not self._has_frame():
+                if wire >= limits.POLL_WIRE_BUDGET:
+                    return
+                data = stream.recv(self._feed)
+                if data is None:
+                    return
+                if not data:
+                    raise _LinkFailure("server closed the HTTP/2 connection")
+                if len(data) < self._feed:
+                    data = self._gather(stream, data)
+                self.last_io = time.monotonic()
+                wire += len(data)
+                self._inbuf += data
+            self._handle_frames(h2c)
             took = time.monotonic() - started
             if took > limits.H2_FEED_SLOW_S:
                 self._feed = max(limits.H2_FEED_MIN, self._feed // 2)
-            elif len(data) == self._feed:
+            elif not self._has_frame():
                 self._feed = min(self._feed * 2, limits.H2_FEED_MAX)
             if self.state is LinkState.CLOSED or time.monotonic() >= deadline:
                 return
             self._outbox += h2c.data_to_send()
 
+    def _has_frame(self) -> bool:
+        buf = self._inbuf
+        return len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big")
+
     def _gather(self, stream: Stream, data: bytes) -> bytes:
         """More of what is ready, up to the feed size: TLS hands out one record (16 KiB)
-        per read, and h2 costs per call as well as per frame."""
+        per read, and every pass over the frames costs."""
         parts, size = [data], len(data)
         while size < self._feed:
             more = stream.recv(self._feed - size)
@@ -290,51 +292,84 @@ class H2Link:
             size += len(more)
         return data if len(parts) == 1 else b"".join(parts)
 
-    def _scan(self, data: bytes) -> int | None:
-        """Track frame boundaries; where to cut ``data`` (None: feed it whole): after a
-        GOAWAY (``_goaway_cut``), or after H2_MAX_FRAMES_PER_FEED frames, so that one
-        h2 call never handles a slice full of tiny frames."""
-        pos, end, frames = 0, len(data), 0
-        while pos < end:
-            if self._frame_left == 0:
-                take = data[pos : pos + 9 - len(self._frame_head)]
-                self._frame_head += take
-                pos += len(take)
-                if len(self._frame_head) < 9:
-                    return None
-                self._frame_left = int.from_bytes(self._frame_head[:3], "big")
-                self._frame_type = self._frame_head[3]
-                self._frame_head.clear()
-                self._check_frame_head()
-            else:
-                step = min(self._frame_left, end - pos)
-                pos += step
-                self._frame_left -= step
-            if self._frame_left == 0:  # a frame ends here
-                frames += 1
-                if self._frame_type == _GOAWAY:
-                    self._frame_type = -1
-                    self._goaway_cut = True
-                    return pos
-                if frames >= limits.H2_MAX_FRAMES_PER_FEED:
-                    return pos
-        return None
+    def _handle_frames(self, h2c: h2.connection.H2Connection) -> None:
+        """Handle the complete frames at the front of ``_inbuf`` (one h2 batch at most)."""
+        buf = self._inbuf
+        pos, end, batch_start, batch = 0, len(buf), -1, 0
+        goaway = False
+        while end - pos >= 9:
+            length = int.from_bytes(buf[pos : pos + 3], "big")
+            kind, flags = buf[pos + 3], buf[pos + 4]
+            self._check_frame_head(h2c, length, kind)
+            if end - pos < 9 + length:
+                break  # a frame still arriving; its size was checked above
+            sid = int.from_bytes(buf[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+            if kind == _DATA and not flags and batch_start < 0 and length and \
+                    self._take_data(h2c, sid, buf, pos + 9, length):
+                pos += 9 + length
+                continue
+            if batch_start < 0:
+                batch_start = pos
+            pos += 9 + length
+            batch += 1
+            if kind == _GOAWAY:
+                goaway = True
+                break
+            if batch >= limits.H2_MAX_FRAMES_PER_FEED:
+                break
+            nxt = pos
+            if end - nxt >= 9 and buf[nxt + 3] == _DATA and not buf[nxt + 4]:
+                break  # let the fast path take the next DATA frame
+        if batch_start >= 0:
+            chunk = bytes(buf[batch_start:pos])
+            del buf[:pos]
+            for event in h2c.receive_data(chunk):
+                self._dispatch(event)
+            if goaway and self.streams:
+                # h2 closes its state machine on GOAWAY and would refuse the frames
+                # of the streams the server still finishes (RFC 9113 6.8): reopen it;
+                # DRAINING keeps us from starting new streams.
+                h2c.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        elif pos:
+            del buf[:pos]
 
-    def _check_frame_head(self) -> None:
+    def _take_data(self, h2c: h2.connection.H2Connection, sid: int, buf: bytearray,
+                   start: int, length: int) -> bool:
+        """A plain DATA frame (no padding, not the last) of an open stream of ours, with
+        h2's own accounting (flow-control windows, content length); False: not such a
+        frame, h2 takes it."""
+        ex = self.streams.get(sid)
+        stream = h2c.streams.get(sid)
+        if ex is None or stream is None or not self._got_settings or \
+                h2c.state_machine.state is not h2.connection.ConnectionState.CLIENT_OPEN or \
+                stream.state_machine.state not in _DATA_STATES or \
+                not stream.state_machine.headers_received:
+            return False
+        try:
+            h2c._inbound_flow_control_window_manager.window_consumed(length)
+            stream._inbound_window_manager.window_consumed(length)
+            stream._track_content_length(length, False)
+        except h2.exceptions.ProtocolError as exc:  # as h2 would: GOAWAY with the code
+            h2c.close_connection(exc.error_code)
+            raise
+        ex._on_data(bytes(buf[start : start + length]), length)
+        return True
+
+    def _check_frame_head(self, h2c: h2.connection.H2Connection, length: int,
+                          kind: int) -> None:
         """Refuse at the header what h2 would buffer whole first (up to 16 MiB)."""
-        h2c = self.h2
-        assert h2c is not None
         problem, code = "", h2.errors.ErrorCodes.PROTOCOL_ERROR
-        if self._frames == 0 and self._frame_type != _SETTINGS:
+        if self._frames == 0 and kind != _SETTINGS:
             problem = "invalid preface: the server did not start with a SETTINGS frame"
-        elif self._frame_left > h2c.max_inbound_frame_size:
-            problem = (f"frame of {self._frame_left} bytes exceeds SETTINGS_MAX_FRAME_SIZE "
+        elif length > h2c.max_inbound_frame_size:
+            problem = (f"frame of {length} bytes exceeds SETTINGS_MAX_FRAME_SIZE "
                        f"({h2c.max_inbound_frame_size})")
             code = h2.errors.ErrorCodes.FRAME_SIZE_ERROR
-        self._frames += 1
         if problem:
             h2c.close_connection(code)
             raise h2.exceptions.ProtocolError(problem)
+        if self._frames == 0:
+            self._frames = 1
 
     def _control_frame(self, what: str) -> None:
         now = time.monotonic()
@@ -355,6 +390,8 @@ class H2Link:
                                    "SETTINGS")
             self._got_settings = True
         if isinstance(event, ev.DataReceived):
+            if not event.data and event.stream_ended is None:
+                self._control_frame("empty DATA")  # costs a frame, carries nothing
             ex = self.streams.get(event.stream_id or 0)
             if ex is None:  # a stream we already closed: give the window back
                 if event.stream_id in (self.h2.streams if self.h2 else {}):
