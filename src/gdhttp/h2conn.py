@@ -5,8 +5,10 @@ Three parts:
 - ``H2Link``: one TLS connection (connected by a ``Connection``, ALPN h2) and
   its ``h2.connection.H2Connection``. It is pumped by whichever of its streams
   polls: bounded in wire bytes (``POLL_WIRE_BUDGET``) and time
-  (``POLL_TIME_BUDGET_S``), fed to h2 in slices that shrink when slow. One
-  re-entrant lock guards it (``use_threads`` workers share links).
+  (``POLL_TIME_BUDGET_S``), read in slices that shrink when slow, at most
+  ``H2_MAX_FRAMES_PER_FEED`` frames per h2 call; plain DATA frames skip h2 (see
+  ``_take_data``). One re-entrant lock guards it (``use_threads`` workers share
+  links).
 - ``H2Exchange``: one request/response on a link, offering the part of the
   ``HTTPClient`` surface an ``Attempt`` uses (status, request, head, body
   reads). The session's ``Lease`` hands it out instead of its HTTP/1.1 client.
