@@ -4,12 +4,13 @@ Starts nginx on loopback (HTTP and HTTPS) with 1 KiB, 64 MiB, 256 MiB and
 1 GiB files, runs every workload ``GDHTTP_BENCH_RUNS`` times (default 5),
 prints one table of medians, spreads and target ratios, and writes the raw
 numbers to ``bench/results/latest.json`` (and the table to ``latest.md``).
+``GDHTTP_BENCH_ONLY=h2``: 64 nodes at once on an HTTP/2 session vs the HTTP/1.1 pool vs
+native through the 40 ms relay, and a 256 MiB download over h2 vs HTTP/1.1 (bench/h2.py,
+docs/http2.md).
 ``GDHTTP_BENCH_ONLY=pure``, ``=engine``, ``=hostile``, ``=addon`` or ``=session`` runs one part
 (``addon``: archive size, extra engine start time and memory of the shipped addon;
 ``session``: many small HTTPS GETs through HTTPRequest nodes, on loopback and through a
-40 ms round-trip latency relay, and syscalls per idle frame; see docs/bench.md;
-``h2``: 64 nodes at once on an HTTP/2 session vs the HTTP/1.1 pool vs native through the
-relay, and a 256 MiB download over h2 vs HTTP/1.1; see docs/http2.md).
+40 ms round-trip latency relay, and syscalls per idle frame; see docs/bench.md).
 """
 
 from __future__ import annotations
@@ -388,8 +389,8 @@ def targets() -> list[Target]:
                       "<= 150", None if extra is None else extra <= 150))
     added = find("addon memory added (RSS)", "addon + PyHTTPClient.new()")
     out.append(Target("addon memory added, RSS (MiB)", added, "reported", None))
-    session_targets(out)
     h2_targets(out)
+    session_targets(out)
     rss = find("1 GiB download_file: RSS growth", "PyHTTPRequest")
     out.append(Target("1 GiB download_file RSS growth (MiB)", rss, "< 32",
                       None if rss is None else rss < 32))
@@ -443,10 +444,10 @@ def main() -> int:
             run_hostile()
         if only in ("", "addon"):
             run_addon()
-        if only in ("", "session"):
-            run_session(env)
         if only in ("", "h2"):
             run_h2(tls, files_dir)
+        if only in ("", "session"):
+            run_session(env)
     finally:
         server.stop()
     table = render(env, started)
