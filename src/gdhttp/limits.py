@@ -213,4 +213,3 @@ DEFAULT_POOL_IDLE_S: Final = 30.0
 #: Highest per-origin and total pool limits a script may set: beyond that a
 #: typo opens a socket flood.
 MAX_POOL_CONNECTIONS: Final = 1024
-
