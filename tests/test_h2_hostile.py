@@ -189,3 +189,30 @@ def test_dropped_unanswered_request_is_retried_only_if_idempotent(
     second = drive(reqs[1:], [srv.url("/second")], method=method, body=b"x" if method else b"")
     assert second.completions[0][0] == result, second.messages
     assert session.get_stats()["h2_retried"] == (1 if method == 0 else 0)
+
+
+def test_server_stream_limit_queues_the_excess(serve, tls_material) -> None:
+    srv = serve("four_streams")
+    session = Session(http2=True)
+    # One first, so the SETTINGS are known (before them a client may open 100, and this
+    # strict server would fail on the fifth instead of refusing it).
+    _run(tls_material, srv, 1, "/first", session=session)
+    run = _run(tls_material, srv, 16, "/four", session=session)
+    assert [c[3] for c in run.completions] == [b"ok /four%d" % i for i in range(16)]
+    stats = session.get_stats()
+    assert stats["h2_connections"] == 1 and stats["h2_streams"] == 17
+    assert stats["h2_queued"] >= 1  # some waited for a free stream
+    assert srv.connections[0].error is None  # h2 on the server saw no fifth stream
+
+
+def test_server_header_list_limit_refuses_a_larger_request(serve, tls_material) -> None:
+    srv = serve("small_header_list")
+    session = Session(http2=True)
+    first = _run(tls_material, srv, 1, "/small", session=session)  # brings the SETTINGS
+    assert first.completions[0][0] == Result.RESULT_SUCCESS
+    second = _run(tls_material, srv, 1, "/big", session=session,
+                  headers=["X-Big: " + "b" * 800])
+    assert second.completions[0][0] == Result.RESULT_CONNECTION_ERROR
+    assert "exceeds the server's SETTINGS_MAX_HEADER_LIST_SIZE (600)" in second.messages[0]
+    third = _run(tls_material, srv, 1, "/small-again", session=session)
+    assert third.completions[0][3] == b"ok /small-again0"  # the connection is fine

@@ -121,6 +121,32 @@ def serve_ok(conn: RawConnection) -> None:
         peer.respond(sid, b"ok " + peer.path(sid))
 
 
+def four_streams(conn: RawConnection) -> None:
+    """SETTINGS_MAX_CONCURRENT_STREAMS 4 and answers in batches of 4 (or what came within
+    0.3 s): a client that opened a fifth stream would make h2 here raise."""
+    peer = Peer(conn, settings={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 4})
+    for _ in range(1000):
+        batch: list[int] = []
+        until = time.monotonic() + 0.3
+        while len(batch) < 4 and time.monotonic() < until:
+            if peer.ended:
+                batch.append(peer.ended.pop(0))
+            elif not peer.step():
+                return
+        for sid in batch:
+            peer.respond(sid, b"ok " + peer.path(sid))
+
+
+def small_header_list(conn: RawConnection) -> None:
+    """SETTINGS_MAX_HEADER_LIST_SIZE 600, otherwise well-behaved."""
+    peer = Peer(conn, settings={h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 600})
+    for _ in range(1000):
+        sid = peer.next_request()
+        if sid is None:
+            return
+        peer.respond(sid, b"ok " + peer.path(sid))
+
+
 def rapid_reset(conn: RawConnection) -> None:
     """Every stream gets its response HEADERS and at once RST_STREAM(CANCEL)."""
     peer = Peer(conn)
@@ -306,6 +332,8 @@ def invalid_preface(conn: RawConnection) -> None:
 BEHAVIOURS: dict[str, Handler] = {
     "ok": serve_ok,
     "rapid_reset": rapid_reset,
+    "four_streams": four_streams,
+    "small_header_list": small_header_list,
     "refuse_all": refuse_all,
     "zero_window": zero_window,
     "huge_hpack": huge_hpack,
