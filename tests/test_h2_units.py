@@ -329,3 +329,31 @@ def test_data_beyond_the_window_is_a_protocol_error() -> None:
     assert ex.get_status() == Status.STATUS_CONNECTION_ERROR
     assert "HTTP/2 protocol error" in ex.get_error_message()
     assert ex._buffered == 0  # nothing kept of a broken connection
+
+
+def test_polls_of_an_idle_connection_are_coalesced() -> None:
+    link, stream, server = _link(1 << 16)
+    exchanges = _open_streams(link, server, 8)
+    for _ in range(5):  # take what the server sent so far (SETTINGS, its ACK)
+        _pump(exchanges[0])
+        server.take()
+        time.sleep(0.001)
+    assert not stream.inbound
+    calls = 0
+    recv = stream.recv
+
+    def counting(n: int) -> bytes | None:
+        nonlocal calls
+        calls += 1
+        return recv(n)
+    stream.recv = counting  # type: ignore[method-assign]
+    started = time.monotonic()
+    for _ in range(8):  # a frame's worth of polls: the server has nothing to say
+        for ex in exchanges:
+            ex.poll()
+    if time.monotonic() - started < 0.0002:  # all within the coalescing interval
+        assert calls == 1
+    assert calls < 64
+    server.h2.send_headers(server.requests[0], [(b":status", b"204")], end_stream=True)
+    server.flush()
+    _pump_until(exchanges[0], Status.STATUS_CONNECTED, server)  # news still get through

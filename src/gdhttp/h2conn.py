@@ -132,6 +132,7 @@ class H2Link:
         self._frames = 0  # 0 until the first frame (which must be SETTINGS) is seen
         self._control = 0
         self._control_since = time.monotonic()
+        self._idle_at = 0.0  # when a pump last found nothing to do
         self.last_io = time.monotonic()
 
     @classmethod
@@ -152,17 +153,27 @@ class H2Link:
 
     # ------------------------------------------------------------------ pumping
 
-    def pump(self, deadline: float) -> None:
-        """Connect, write, read and dispatch within the budgets; never raises."""
+    def pump(self, deadline: float, force: bool = False) -> None:
+        """Connect, write, read and dispatch within the budgets; never raises.
+
+        Unless ``force``d, a pump right after one that found nothing to do is skipped:
+        64 streams polling an idle connection would otherwise cost 64 passes (and
+        64 handshake syscalls while it connects) per frame."""
         if self.state in (LinkState.CLOSED, LinkState.HTTP1):
             return
+        now = time.monotonic()
+        if not force and now - self._idle_at < limits.H2_IDLE_PUMP_INTERVAL_S:
+            return
+        self._idle_at = now  # until something moves
         try:
             if self.state is LinkState.CONNECTING and not self._step_connect():
                 return
-            self._write(deadline)
-            self._read(deadline)
+            moved = self._write(deadline)
+            moved = self._read(deadline) or moved
             self._start_queued()
-            self._write(deadline)
+            moved = self._write(deadline) or moved
+            if moved:
+                self._idle_at = 0.0
         except (_LinkFailure, *_ERRORS) as exc:
             self._fail(str(exc) or type(exc).__name__, exc)
         except Exception as exc:  # a bug of ours (or h2's): contained to this link
@@ -171,7 +182,10 @@ class H2Link:
 
     def _step_connect(self) -> bool:
         """True once the connection speaks h2."""
+        phase = self.conn.phase
         if self.conn.step_connect() is not Phase.READY:
+            if self.conn.phase is not phase:
+                self._idle_at = 0.0  # a step forward: the next poll goes on at once
             return False
         stream = self.conn.stream
         sock = stream.sock if isinstance(stream, SocketStream) else None
@@ -189,10 +203,11 @@ class H2Link:
         self.registry.count("h2_connections")
         return True
 
-    def _write(self, deadline: float) -> None:
+    def _write(self, deadline: float) -> int:
+        """Bytes written."""
         stream, h2c = self.conn.stream, self.h2
         if stream is None or h2c is None:
-            return
+            return 0
         self._fill_uploads()
         self._outbox += h2c.data_to_send()
         sent_any = 0
@@ -213,6 +228,7 @@ class H2Link:
                 self._outbox += h2c.data_to_send()
         if sent_any:
             self.last_io = time.monotonic()
+        return sent_any
 
     def _fill_uploads(self) -> None:
         """Queue DATA for streams with body left, within their flow-control windows."""
@@ -242,7 +258,7 @@ class H2Link:
                     h2c.end_stream(sid)
                     break
 
-    def _read(self, deadline: float) -> None:
+    def _read(self, deadline: float) -> int:
         """Receive and handle frames within the wire budget and the deadline.
 
         Complete frames are taken off ``_inbuf``: plain DATA frames of our open
@@ -257,10 +273,10 @@ class H2Link:
             started = time.monotonic()
             if not self._has_frame():
                 if wire >= limits.POLL_WIRE_BUDGET:
-                    return
+                    return wire
                 data = stream.recv(self._feed)
                 if data is None:
-                    return
+                    return wire
                 if not data:
                     raise _LinkFailure("server closed the HTTP/2 connection")
                 if len(data) < self._feed:
@@ -275,8 +291,9 @@ class H2Link:
             elif not self._has_frame():
                 self._feed = min(self._feed * 2, limits.H2_FEED_MAX)
             if self.state is LinkState.CLOSED or time.monotonic() >= deadline:
-                return
+                return wire or 1
             self._outbox += h2c.data_to_send()
+        return wire
 
     def _has_frame(self) -> bool:
         buf = self._inbuf
@@ -527,7 +544,7 @@ class H2Link:
             ex._chunks.clear()
             ex._buffered = 0
             self._ack(unread, sid)
-            self.pump(time.monotonic() + limits.POLL_SEND_BUDGET_S)
+            self.pump(time.monotonic() + limits.POLL_SEND_BUDGET_S, force=True)
         if not self.streams and not self.queue and not self.members:
             self.idle_since = time.monotonic()
             # Draining: done. Connecting: nobody would step the handshake any more.
@@ -797,7 +814,7 @@ class H2Exchange:
                 return Error.FAILED
             self._status = Status.STATUS_REQUESTING
             self.last_io = time.monotonic()
-            link.pump(time.monotonic() + limits.POLL_TIME_BUDGET_S)
+            link.pump(time.monotonic() + limits.POLL_TIME_BUDGET_S, force=True)
         return Error.OK
 
     def get_uploaded_bytes(self) -> int:
@@ -955,7 +972,7 @@ class H2Registry:
                 old.close()
         if idle is not None and idle.state is LinkState.OPEN:
             with idle.lock:  # news first: a GOAWAY or a close of the idle connection
-                idle.pump(time.monotonic() + limits.POLL_SEND_BUDGET_S)
+                idle.pump(time.monotonic() + limits.POLL_SEND_BUDGET_S, force=True)
         failure: Exception | None = None
         with self._lock:
             link = self._links.get(key)

@@ -138,6 +138,11 @@ H2_FEED_SLOW_S: Final = 0.0004
 #: a peer that never reads our PING acks must not grow our memory.
 H2_MAX_OUTBOX: Final = 1024 * 1024
 
+#: A connection whose last pump found nothing to read or write is not pumped
+#: again for this long (unless a request must go out): its other streams' polls
+#: in the same frame would only repeat the empty syscalls.
+H2_IDLE_PUMP_INTERVAL_S: Final = 0.0002
+
 #: Upload bytes queued into h2 per stream and pump: keeps streams fair.
 H2_UPLOAD_SLICE: Final = 64 * 1024
 
