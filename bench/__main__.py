@@ -4,6 +4,9 @@ Starts nginx on loopback (HTTP and HTTPS) with 1 KiB, 64 MiB, 256 MiB and
 1 GiB files, runs every workload ``GDHTTP_BENCH_RUNS`` times (default 5),
 prints one table of medians, spreads and target ratios, and writes the raw
 numbers to ``bench/results/latest.json`` (and the table to ``latest.md``).
+``GDHTTP_BENCH_ONLY=h2``: 64 nodes at once on an HTTP/2 session vs the HTTP/1.1 pool vs
+native through the 40 ms relay, and a 256 MiB download over h2 vs HTTP/1.1 (bench/h2.py,
+docs/http2.md).
 ``GDHTTP_BENCH_ONLY=pure``, ``=engine``, ``=hostile``, ``=addon`` or ``=session`` runs one part
 (``addon``: archive size, extra engine start time and memory of the shipped addon;
 ``session``: many small HTTPS GETs through HTTPRequest nodes, on loopback and through a
@@ -25,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -221,6 +225,35 @@ def run_session(env: Env) -> None:
               f"{relay.aborted} aborted, {relay.failed_connects} failed", flush=True)
 
 
+def run_h2(tls: Any, files_dir: Path) -> None:
+    from bench import engine, h2
+
+    for row in h2.run(RUNS, tls, files_dir, engine.GODOT):
+        r = Row(row["workload"], row["impl"], row["unit"], row["samples"])
+        ROWS.append(r)
+        print(f"  {r.workload:<34} {r.impl:<26} {r.median:>10.4g} {r.unit:<6} ({r.spread})",
+              flush=True)
+
+
+def h2_targets(out: list[Target]) -> None:
+    """Issue 13: the relayed burst on h2 against the HTTP/1.1 pool and native; the download."""
+    h2, pool, native = "PyHTTPRequest, h2 session", "PyHTTPRequest", "native HTTPRequest"
+    for kind in ("new connections", "pooled connections"):
+        w = f"h2 {SESSION_BURST} nodes at once HTTPS, {RELAY_DELAY * 2000:g} ms RTT, {kind}"
+        t_h2, t_pool = find(w, h2), find(w, pool)
+        t_native = find(w.replace(kind, "new connections"), native)
+        for name, other, goal in (("HTTP/1.1 pool", t_pool, 3.0), ("native", t_native, 5.0)):
+            value = other / t_h2 if other is not None and t_h2 else None
+            out.append(Target(f"{SESSION_BURST} GETs at once, 40 ms RTT, {kind}: h2 speed-up "
+                              f"over {name}", value, f">= {goal}",
+                              None if value is None else value >= goal))
+    w = "256 MiB download HTTPS, loopback, pure Python"
+    a, b = find(w, "gdhttp h2 session"), find(w, "gdhttp HTTP/1.1 session")
+    value = a / b if a is not None and b else None
+    out.append(Target("256 MiB download: h2 / HTTP/1.1 throughput", value, ">= 0.7",
+                      None if value is None else value >= 0.7))
+
+
 def session_targets(out: list[Target]) -> None:
     """Issue 12: Py over native rates, the relayed burst's time, idle frames' extra calls."""
     py, native = "PyHTTPRequest", "native HTTPRequest"
@@ -388,6 +421,7 @@ def targets() -> list[Target]:
                       "<= 150", None if extra is None else extra <= 150))
     added = find("addon memory added (RSS)", "addon + PyHTTPClient.new()")
     out.append(Target("addon memory added, RSS (MiB)", added, "reported", None))
+    h2_targets(out)
     session_targets(out)
     sse_targets(out)
     rss = find("1 GiB download_file: RSS growth", "PyHTTPRequest")
@@ -451,6 +485,8 @@ def main() -> int:
             run_hostile()
         if only in ("", "addon"):
             run_addon()
+        if only in ("", "h2"):
+            run_h2(tls, files_dir)
         if only in ("", "session"):
             run_session(env)
         if only == "":

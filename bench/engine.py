@@ -109,6 +109,21 @@ def run_session(https: tuple[str, int], relay_port: int, rtt_ms: float, ca: str,
     return _rows_from(proc.stdout)
 
 
+def run_h2(https: tuple[str, int], relay_port: int, rtt_ms: float, ca: str, runs: int,
+           godot: str = GODOT, burst: int = 64) -> list[dict[str, Any]]:
+    """Issue 13: relayed bursts, native vs the HTTP/1.1 pool vs an h2 session (session.gd)."""
+    (PROJECT / "override.cfg").write_text(f'[network]\n\nssl/certificates="{ca}"\n')
+    with tempfile.TemporaryDirectory(prefix="gdbench-h2-") as tmp:
+        env = _session_env(tmp, {
+            "mode": "h2", "https_port": https[1], "relay_port": relay_port, "ca": ca,
+            "runs": runs, "count": burst, "burst": burst, "rtt_label": f"{rtt_ms:g} ms RTT"})
+        proc = subprocess.run([godot, "--path", str(PROJECT), "-s", "session.gd"],
+                              capture_output=True, text=True, errors="replace", env=env,
+                              timeout=3600, check=False)
+    _ended(proc)
+    return _rows_from(proc.stdout)
+
+
 def run_idle(https: tuple[str, int], ca: str, runs: int,
              godot: str = GODOT) -> list[dict[str, Any]]:
     """Syscalls per idle frame, counted by strace between markers the engine stat()s.

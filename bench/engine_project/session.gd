@@ -34,6 +34,8 @@ func fail(msg):
 
 
 func impl_name(impl):
+	if impl == "py_h2":
+		return "PyHTTPRequest, h2 session"
 	return "native HTTPRequest" if impl == "native" else "PyHTTPRequest"
 
 
@@ -63,6 +65,8 @@ func _initialize():
 	print("BENCH_INFO sessions %s" % ("yes" if session != null else "no"))
 	if cfg["mode"] == "idle":
 		plan_idle()
+	elif cfg["mode"] == "h2":
+		plan_h2()
 	else:
 		plan_session()
 
@@ -99,6 +103,30 @@ func plan_session():
 			jobs.append(burst_job(impl, true, int(cfg["burst"]), true))
 
 
+# Mode "h2" (issue 13): bursts through the relay, native vs the HTTP/1.1 pool vs an h2 session.
+var h2_session = null
+
+
+func plan_h2():
+	h2_session = load(PY_SESSION).new()
+	h2_session.set_http2_enabled(true)
+	for impl in ["native", "py", "py_h2"]:
+		jobs.append(h2_job(impl, 4, true, false))  # warm-up
+	for r in range(int(cfg["runs"])):
+		for cold in [true, false]:
+			for impl in ["native", "py", "py_h2"]:
+				if impl != "native" or cold:  # native has no pool: always new connections
+					jobs.append(h2_job(impl, int(cfg["burst"]), cold, true))
+
+
+func h2_job(impl, count, cold, emit_rows):
+	var j = burst_job(impl, true, count, emit_rows)
+	j["workload"] = "h2 %d nodes at once HTTPS, %s, %s" % [count, cfg["rtt_label"],
+			"new connections" if cold else "pooled connections"]
+	j["cold"] = cold
+	return j
+
+
 func plan_idle():
 	var runs = int(cfg["runs"])
 	var n = int(cfg["idle_connections"])
@@ -121,6 +149,8 @@ func make_node(impl):
 		node = py_script.new()
 		if node.has_method("set_trusted_certificates"):
 			node.set_trusted_certificates(cfg["ca"])
+		if impl == "py_h2":
+			node.set_session(h2_session)
 	root.add_child(node)
 	node.connect("request_completed", self, "_on_done", [node])
 	return node
@@ -138,7 +168,14 @@ func start_job(j):
 	job["done"] = 0
 	job["frames"] = 0
 	job["nodes"] = []
+	if job.get("cold", false):  # mode h2: no connection left from the previous job
+		if job["impl"] == "py" and session != null:
+			session.close_idle()
+		if job["impl"] == "py_h2":
+			h2_session.close_idle()
 	job["stats0"] = stats()
+	if h2_session != null:
+		job["h2_0"] = h2_session.get_stats()["h2_connections"]
 	job["deadline"] = OS.get_ticks_msec() + JOB_TIMEOUT_MS
 	if job["kind"] == "idle":
 		return
@@ -192,6 +229,10 @@ func finish_job():
 			emit(w, impl_name(job["impl"]), "req/s", job["count"] * 1000000.0 / dt)
 		else:
 			emit(w, impl_name(job["impl"]), "ms", dt / 1000.0)
+		if job["impl"] == "py_h2":
+			var h = h2_session.get_stats()
+			emit(w + ": h2 connections opened", impl_name("py_h2"), "conns",
+					h["h2_connections"] - job["h2_0"])
 		if job["impl"] == "py" and session != null:
 			var s0 = job["stats0"]
 			var s1 = stats()

@@ -47,7 +47,7 @@ from gdhttp.constants import Error, Method, Result, Status
 from gdhttp.decoders import DECODE_STEP, ENCODINGS, DecodeError, Decoder
 from gdhttp.multipart import BodySource
 from gdhttp.resume import ResumePlan, forget_validator, record_validator
-from gdhttp.session import Lease, Session
+from gdhttp.session import Channel, Lease, Session
 from gdhttp.urls import ParsedURL, header_value, parse_url, redact, without_headers
 
 __all__ = ["Attempt", "Completion", "Options", "Redirect"]
@@ -122,10 +122,12 @@ class Attempt:
                  body: bytes, source: BodySource | None, options: Options,
                  plan: ResumePlan | None = None, redirects: int = 0,
                  session: Session | None = None) -> None:
-        self.client = client
+        #: The request's HTTPClient; ``client`` is what this attempt talks to: the
+        #: same, or an HTTP/2 stream the session's Lease hands out (docs/http2.md).
+        self.http_client = client
+        self.client: Channel = client
         self.session = session
         self.lease: Lease | None = None  # set by connect() when a session is used
-        self._attached = False
         self.url = url
         self.method = method
         self.headers = headers  # the caller's, checked; per-attempt additions in _send
@@ -158,14 +160,15 @@ class Attempt:
     def connect(self) -> Error:
         url = self.url
         if self.session is None:
-            return self.client.connect_to_host(url.host, url.port, url.use_ssl,
-                                               self.options.validate)
-        self.client.close()
-        self.lease = Lease(self.session, self.client, url, self.method, self.options.validate)
+            return self.http_client.connect_to_host(url.host, url.port, url.use_ssl,
+                                                    self.options.validate)
+        self.http_client.close()
+        self.lease = Lease(self.session, self.http_client, url, self.method, self.options.validate)
         if self.lease.waiting:
             return Error.OK  # queued: step() attaches once the pool grants the slot
-        self._attached = True
-        return self.lease.attach()
+        err = self.lease.attach()
+        self.client = self.lease.channel
+        return err
 
     def follow(self, redirect: Redirect) -> Attempt:
         """The next attempt, for ``redirect`` (RFC 9110's method rules, credentials kept
@@ -179,7 +182,7 @@ class Attempt:
                 code in (301, 302) and method == Method.METHOD_POST):
             method, body, source = Method.METHOD_GET, b"", None
             headers = without_headers(headers, CONTENT_HEADERS)
-        return Attempt(self.client, redirect.target, method, list(headers), body, source,
+        return Attempt(self.http_client, redirect.target, method, list(headers), body, source,
                        self.options, self.plan, self.redirects + 1, self.session)
 
     def close(self) -> None:
@@ -239,13 +242,14 @@ class Attempt:
         return None
 
     def _update(self, deadline: float) -> Outcome:
+        if self.lease is not None:
+            self.client = self.lease.channel  # h2 falls back to HTTP/1.1 by ALPN here
+            if not self.lease.attached:
+                if self.lease.waiting:
+                    return False
+                self.lease.attach()  # a failure shows in the status, completed by its row
+                return True
         client = self.client
-        if self.lease is not None and not self._attached:
-            if self.lease.waiting:
-                return False
-            self._attached = True
-            self.lease.attach()  # a failure shows in the status, completed by its row
-            return True
         status = client.get_status()
         S = Status
         if status == S.STATUS_DISCONNECTED:

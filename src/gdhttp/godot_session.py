@@ -93,6 +93,14 @@ class PyHTTPSession:
     def is_using_env_proxies(self) -> bool:
         return self.session.is_using_env_proxies()
 
+    def set_http2_enabled(self, enabled: bool) -> None:
+        """Offer HTTP/2 (ALPN h2) to https servers: one shared connection per origin
+        carries every request. Servers without h2, and plain http, stay HTTP/1.1."""
+        self.session.set_http2_enabled(enabled)
+
+    def is_http2_enabled(self) -> bool:
+        return self.session.is_http2_enabled()
+
     def clear(self) -> None:
         """Close the idle connections and forget every cookie."""
         self.session.clear()
@@ -114,5 +122,6 @@ class PyHTTPSession:
 
     def get_stats(self) -> dict[str, int]:
         """Counters `opened`, `reused`, `queued`, `retried`, `expired`; now `active`,
-        `idle`, `waiting`, `cookies`."""
+        `idle`, `waiting`, `cookies`. HTTP/2: `h2_connections`, `h2_streams`, `h2_queued`,
+        `h2_resets`, `h2_fallbacks`, `h2_retried`; now `h2_open`."""
         return self.session.get_stats()

@@ -95,6 +95,62 @@ DIRECT_READ_MIN: Final = 256 * 1024
 MAX_PEM_FILE: Final = 16 * 1024 * 1024
 
 
+# ---- HTTP/2 (h2conn.py)
+
+#: Per-stream receive window we advertise: a stream buffers at most this much
+#: unread body; large enough that one stream fills a fast link (measured: bench/h2.py).
+H2_STREAM_WINDOW: Final = 4 * 1024 * 1024
+
+#: Connection receive window: all streams together buffer at most this much.
+H2_CONNECTION_WINDOW: Final = 16 * 1024 * 1024
+
+#: Largest decoded response header list (SETTINGS_MAX_HEADER_LIST_SIZE): the
+#: same 64 KiB as an HTTP/1.1 head; an HPACK bomb stops decoding here.
+H2_MAX_HEADER_LIST: Final = 64 * 1024
+
+#: HPACK dynamic table we let the server use (the RFC 7541 default).
+H2_HEADER_TABLE_SIZE: Final = 4096
+
+#: Streams we open at once before the server's SETTINGS say how many it takes.
+H2_ASSUMED_MAX_STREAMS: Final = 100
+
+#: Most streams we open on one connection at once, whatever the server allows.
+H2_MAX_STREAMS: Final = 256
+
+#: Control frames (PING, SETTINGS, resets of unknown streams, unknown frames)
+#: accepted per H2_FLOOD_WINDOW_S; more is a flood (each one costs a reply).
+H2_MAX_CONTROL_FRAMES: Final = 512
+H2_FLOOD_WINDOW_S: Final = 1.0
+
+#: First and largest slice of received bytes handed to h2 at once: a slice of
+#: 9-byte frames costs per frame, so slices start small and grow while fast.
+H2_FEED_MIN: Final = 1024
+H2_FEED_MAX: Final = 64 * 1024
+
+#: Most frames handed to h2 in one call: a slice of 9-byte PINGs would otherwise
+#: be thousands of frames in one go, however small the slice has become.
+H2_MAX_FRAMES_PER_FEED: Final = 32
+
+#: A feed slower than this halves the next slice (see H2_FEED_MIN).
+H2_FEED_SLOW_S: Final = 0.0004
+
+#: Most bytes waiting to be written on one connection before we stop reading:
+#: a peer that never reads our PING acks must not grow our memory.
+H2_MAX_OUTBOX: Final = 1024 * 1024
+
+#: A connection whose last pump found nothing to read or write is not pumped
+#: again for this long (unless a request must go out): its other streams' polls
+#: in the same frame would only repeat the empty syscalls.
+H2_IDLE_PUMP_INTERVAL_S: Final = 0.0002
+
+#: Upload bytes queued into h2 per stream and pump: keeps streams fair.
+H2_UPLOAD_SLICE: Final = 64 * 1024
+
+#: How many times a request refused unprocessed (GOAWAY above its stream,
+#: REFUSED_STREAM) is sent again on another connection.
+H2_MAX_RETRIES: Final = 2
+
+
 # ---- HTTPRequest (request.py, attempt.py)
 
 #: Longest one HTTPRequest.process() step keeps reading or stepping the client:

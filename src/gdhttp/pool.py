@@ -143,6 +143,19 @@ class Pool:
         """Withdraw a ticket (waiting or granted); an unused handed-over connection is kept."""
         self.checkin(ticket, ticket.conn)
 
+    def adopt_idle(self, key: PoolKey, conn: Connection) -> None:
+        """A ready connection opened outside the pool (an HTTP/2 attempt that ALPN
+        answered with HTTP/1.1) joins the idle ones, if there is room."""
+        doomed: list[Connection] = []
+        with self._lock:
+            self.opened += 1
+            if self.idle_timeout > 0 and self._total_count() < self.total:
+                self._idle.setdefault(key, deque()).append((conn, time.monotonic()))
+            else:
+                doomed.append(conn)
+            self._serve(doomed)
+        _close_all(doomed)
+
     def count_opened(self, retry: bool = False) -> None:
         with self._lock:
             self.opened += 1

@@ -457,7 +457,7 @@ class HTTPRequest(HTTPRequestConstants):
                 return None
             if progressed:
                 return GO_ON
-            client = self._client
+            client = attempt.client if (attempt := self._attempt) is not None else self._client
             stream = client.get_connection()
             requesting = client.get_status() == Status.STATUS_REQUESTING
             sent, size = client.get_uploaded_bytes(), client.get_upload_size()
@@ -471,7 +471,7 @@ class HTTPRequest(HTTPRequestConstants):
         attempt = self._attempt
         if not self._requesting or attempt is None:
             return
-        client = self._client
+        client = attempt.client  # the HTTPClient, or an HTTP/2 stream of the session
         if attempt.sent and client.get_status() in (Status.STATUS_REQUESTING,
                                                     Status.STATUS_BODY,
                                                     Status.STATUS_CONNECTED):
@@ -496,6 +496,8 @@ class HTTPRequest(HTTPRequestConstants):
         if self._requesting and attempt is not None and attempt.lease is not None \
                 and attempt.lease.waiting:
             return Status.STATUS_CONNECTING
+        if self._requesting and attempt is not None:
+            return attempt.client.get_status()  # an HTTP/2 stream's, on h2
         return self._client.get_status()
 
     def get_downloaded_bytes(self) -> int:

@@ -28,10 +28,15 @@ from gdhttp.client import HTTPClient
 from gdhttp.config import ClientConfig, Proxy, parse_proxy
 from gdhttp.connection import Connection
 from gdhttp.constants import METHOD_VERBS, Error, Method
+from gdhttp.h2conn import H2Exchange, H2Registry
 from gdhttp.pool import Pool, PoolKey, Ticket, TicketState
 from gdhttp.urls import ParsedURL, header_value
 
-__all__ = ["Lease", "Session", "default_session", "env_proxy"]
+__all__ = ["Channel", "Lease", "Session", "default_session", "env_proxy"]
+
+#: What an Attempt talks to: the request's HTTPClient (HTTP/1.1), or an HTTP/2
+#: stream of a shared connection with the same surface (see ``h2conn``).
+Channel = HTTPClient | H2Exchange
 
 log = logging.getLogger("gdhttp")
 
@@ -66,8 +71,12 @@ class Session:
 
     def __init__(self, max_per_origin: int = limits.DEFAULT_POOL_PER_ORIGIN,
                  max_total: int = limits.DEFAULT_POOL_TOTAL,
-                 idle_timeout: float = limits.DEFAULT_POOL_IDLE_S) -> None:
+                 idle_timeout: float = limits.DEFAULT_POOL_IDLE_S, *,
+                 http2: bool = False) -> None:
         self.pool = Pool(max_per_origin, max_total, idle_timeout)
+        #: HTTP/2 connections (h2, by ALPN) for https origins; see docs/http2.md.
+        self.h2 = H2Registry(self.pool)
+        self._http2 = bool(http2)
         # Mozilla's cookies.txt format: readable by curl, saved and loaded in one call.
         self.cookies = http.cookiejar.MozillaCookieJar()
         self._cookies_enabled = False
@@ -119,13 +128,29 @@ class Session:
     def is_using_env_proxies(self) -> bool:
         return self._env_proxies
 
+    def set_http2_enabled(self, enabled: bool) -> None:
+        """Offer HTTP/2 (ALPN h2) to https origins; plain http stays HTTP/1.1."""
+        self._http2 = bool(enabled)
+        if not self._http2:
+            self.h2.close_idle()
+        self.h2.forget_protocols()
+
+    def is_http2_enabled(self) -> bool:
+        return self._http2
+
+    def uses_http2(self, key: PoolKey) -> bool:
+        """True when a request for ``key`` goes over HTTP/2 (or tries to, by ALPN)."""
+        return self._http2 and key.scheme == "https" and not self.h2.speaks_http1(key)
+
     def clear(self) -> None:
         """Close the idle connections and forget every cookie."""
         self.pool.clear()
+        self.h2.close_idle()
         self.cookies.clear()
 
     def close_idle(self) -> None:
         self.pool.clear()
+        self.h2.close_idle()
 
     def clear_cookies(self) -> None:
         self.cookies.clear()
@@ -155,9 +180,12 @@ class Session:
         return Error.OK
 
     def get_stats(self) -> dict[str, int]:
-        """opened, reused, queued, retried, expired (counters); active, idle, waiting, cookies."""
+        """opened, reused, queued, retried, expired (counters); active, idle, waiting, cookies;
+        HTTP/2: h2_connections, h2_streams, h2_queued, h2_resets, h2_fallbacks (counters),
+        h2_open (connections now)."""
         stats = self.pool.stats()
         stats["cookies"] = len(self.cookies)
+        stats.update(self.h2.stats())
         return stats
 
     # ------------------------------------------------------------------ requests
@@ -184,8 +212,40 @@ class Lease:
         self.method, self.validate = method, validate
         config = client._config
         self.proxy = session.proxy_for(url, config)
-        self.ticket: Ticket = session.pool.checkout(session.key_for(url, validate, config))
+        self.key = session.key_for(url, validate, config)
         self.retried = False
+        self.attached = False
+        #: The HTTP/2 stream this request uses (None: HTTP/1.1 through the pool).
+        self.exchange: H2Exchange | None = None
+        self._h2_retries = 0
+        if session.uses_http2(self.key):
+            self.ticket = Ticket(self.key, TicketState.DONE)  # h2 needs no pool slot
+            self.exchange = session.h2.exchange(self.key, config, self._make)
+            self.attached = True
+        else:
+            self.ticket = session.pool.checkout(self.key)
+
+    @property
+    def channel(self) -> Channel:
+        """What the Attempt talks to now: the h2 stream, or the HTTPClient."""
+        exchange = self.exchange
+        if exchange is None:
+            return self.client
+        if exchange.fallback:
+            # The server chose HTTP/1.1 by ALPN: its connection is in the pool now.
+            self.exchange = None
+            self.ticket = self.session.pool.checkout(self.key)
+            self.attached = False
+            return self.client
+        return exchange
+
+    def _make(self, config: ClientConfig) -> Connection:
+        url = self.url
+        if url.use_ssl:
+            config = dataclasses.replace(config, https_proxy=self.proxy)
+        else:
+            config = dataclasses.replace(config, http_proxy=self.proxy)
+        return Connection(url.host, url.port, url.use_ssl, self.validate, config)
 
     @property
     def waiting(self) -> bool:
@@ -195,6 +255,9 @@ class Lease:
 
     def attach(self, fresh: bool = False) -> Error:
         """Attach the granted slot's connection (pooled, or fresh) to the client."""
+        self.attached = True
+        if self.exchange is not None:
+            return Error.OK  # an h2 stream is attached from the start
         ticket, url = self.ticket, self.url
         conn, ticket.conn = ticket.conn, None
         if conn is not None and not fresh:
@@ -205,22 +268,28 @@ class Lease:
             return self.client.attach(reuse, url.host, url.port, url.use_ssl)
         if conn is not None:
             conn.close()
-        proxy = self.proxy
-
-        def make(config: ClientConfig) -> Connection:
-            if url.use_ssl:
-                config = dataclasses.replace(config, https_proxy=proxy)
-            else:
-                config = dataclasses.replace(config, http_proxy=proxy)
-            return Connection(url.host, url.port, url.use_ssl, self.validate, config)
         self.session.pool.count_opened(retry=fresh)
-        return self.client.attach(make, url.host, url.port, url.use_ssl)
+        return self.client.attach(self._make, url.host, url.port, url.use_ssl)
 
     def may_retry(self) -> bool:
-        """Once, for an idempotent request whose reused connection failed unanswered."""
+        """Once, for an idempotent request whose reused connection failed unanswered;
+        on HTTP/2, any request the server did not process (RFC 9113 8.7), twice."""
+        exchange = self.exchange
+        if exchange is not None:
+            safe = exchange.unprocessed or (exchange.unanswered and self.method in IDEMPOTENT)
+            return safe and self._h2_retries < limits.H2_MAX_RETRIES
         return not self.retried and self.method in IDEMPOTENT and self.client.failed_unanswered
 
     def retry(self) -> Error:
+        exchange = self.exchange
+        if exchange is not None:
+            self._h2_retries += 1
+            log.info("gdhttp: sending again on a new HTTP/2 connection: %s",
+                     exchange.get_error_message())
+            exchange.close()
+            self.session.h2.count("h2_retried")
+            self.exchange = self.session.h2.exchange(self.key, self.client._config, self._make)
+            return Error.OK
         self.retried = True
         log.info("gdhttp: retrying on a fresh connection (the reused one was closed): %s",
                  self.client.get_error_message())
@@ -228,6 +297,9 @@ class Lease:
 
     def release(self) -> None:
         """Give the slot back, with the client's connection if it is reusable (idempotent)."""
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            exchange.close()  # RST_STREAM if unfinished; the link stays for others
         if self.ticket.state is TicketState.DONE:
             return
         conn = self.client.detach() if self.ticket.state is TicketState.GRANTED else None
@@ -235,6 +307,9 @@ class Lease:
 
     def abandon(self) -> None:
         """The finalizer's release: no lock taken here (see ``Pool.abandon``)."""
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.abandon()
         if self.ticket.state is not TicketState.DONE:
             self.session.pool.abandon(self.ticket)
 

@@ -57,6 +57,8 @@ class TlsSettings:
     client_cert_path: str = ""
     client_key_path: str = ""
     pins: frozenset[str] = field(default_factory=frozenset)
+    #: ALPN protocols offered, most wanted first (empty: no ALPN, as the engine).
+    alpn: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=32)
@@ -89,6 +91,8 @@ def context_for(settings: TlsSettings) -> ssl.SSLContext:
             _load_crl(ctx, settings.crl_pem)
             chain = settings.crl_check_chain
             ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN if chain else ssl.VERIFY_CRL_CHECK_LEAF
+    if settings.alpn:
+        ctx.set_alpn_protocols(list(settings.alpn))
     if settings.client_cert_path:
         _load_client_cert(ctx, settings.client_cert_path, settings.client_key_path)
     return ctx

@@ -134,6 +134,7 @@ class ServerBlock:
     protocols: tuple[str, ...] = ()
     ciphers: str | None = None
     extra: str = ""
+    http2: bool = False  # `listen ... ssl http2` (nginx-light has the module)
 
 
 def _ipv6_loopback_available() -> bool:
@@ -184,6 +185,8 @@ def _config(prefix: Path, www: Path, upload_parent: Path, blocks: Sequence[Serve
     out.append("    }")
     for b in blocks:
         ssl = " ssl" if b.cert_path is not None else ""
+        if b.http2 and b.cert_path is not None:
+            ssl += " http2"
         out.append("    server {")
         out.append(f"        listen {LOOPBACK}:{b.port}{ssl};")
         if ipv6:
@@ -293,6 +296,7 @@ def start_nginx(
     ipv6: bool | None = None,
     attempts: int = 3,
     extra: Mapping[str, str] | None = None,
+    http2: Iterable[str] = (),
 ) -> NginxServer:
     """Start one nginx with the given server blocks.
 
@@ -301,9 +305,11 @@ def start_nginx(
     files_dir: shared blob cache (standard files are created there once and symlinked).
     Free ports are picked automatically; a port race is retried `attempts` times.
     extra: block name -> config lines added to that server block (e.g. keepalive limits).
+    http2: names of TLS blocks that also speak HTTP/2 (ALPN h2).
     """
     exe = require_binary("nginx", "nginx-light")
     blocks = list(blocks)
+    h2_names = set(http2)
     if prefix is None:
         prefix = Path(tempfile.mkdtemp(prefix="gdhttp-nginx-"))
     prefix.mkdir(parents=True, exist_ok=True)
@@ -328,7 +334,8 @@ def start_nginx(
                 if cert_path is None or key_path is None:
                     raise ValueError("TLS server blocks need cert_path and key_path")
                 sblocks.append(ServerBlock(name, port, cert_path, key_path,
-                                           tuple(protocols.split()), ciphers, extra=more))
+                                           tuple(protocols.split()), ciphers, extra=more,
+                                           http2=name in h2_names))
         conf = prefix / "nginx.conf"
         internal_port = free_port()
         conf.write_text(_config(prefix, www, upload_parent, sblocks, ipv6, internal_port))
