@@ -235,3 +235,22 @@ def test_a_collected_request_resets_its_stream_later(nginx_h2, tls_material) -> 
     assert run.completions[0][0] == Result.RESULT_SUCCESS
     stats = session.get_stats()
     assert stats["h2_resets"] == 1 and stats["h2_connections"] == 1
+
+
+def test_timings_and_tls_info_come_from_the_h2_stream(nginx_h2, tls_material) -> None:
+    session, reqs = h2_requests(tls_material.ca_pem_path, 2)
+    ep = nginx_h2.endpoints["h2"]
+    drive(reqs[:1], [ep.url("/files/1k.bin?t=1")])
+    first = reqs[0].get_timings()
+    # The first stream waited for the shared connection: its setup phases are its own.
+    assert first["reused"] is False and first["tls_ms"] > 0 and first["connect_ms"] > 0
+    assert 0 < first["ttfb_ms"] <= first["total_ms"]
+    info = reqs[0].get_tls_info()
+    assert info["version"] in ("TLSv1.2", "TLSv1.3") and info["verified"] is True
+    assert info["pin"].startswith("sha256/") and "O=gdhttp test CA" in info["issuer"]
+    drive(reqs[1:], [ep.url("/files/1k.bin?t=2")])
+    second = reqs[1].get_timings()
+    assert second["reused"] is True and (second["dns_ms"], second["tls_ms"]) == (0.0, 0.0)
+    assert second["ttfb_ms"] > 0
+    assert reqs[1].get_tls_info()["pin"] == info["pin"]
+    assert session.get_stats()["h2_connections"] == 1

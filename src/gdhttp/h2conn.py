@@ -58,6 +58,7 @@ from gdhttp.h2wire import (
 )
 from gdhttp.pool import Pool, PoolKey
 from gdhttp.protocol import RequestError
+from gdhttp.report import RequestTimings
 from gdhttp.transport import SocketStream, Stream, TlsError, TransportError
 
 __all__ = ["H2Exchange", "H2Link", "H2Registry"]
@@ -623,6 +624,9 @@ class H2Exchange:
         self._ended = False
         self._unacked = 0
         self.last_io = time.monotonic()
+        # A request that joins an open link skipped its setup: its DNS/connect/TLS are 0.
+        self._joined_open = link.state is LinkState.OPEN
+        self._timings = RequestTimings(link.conn.report, reused=self._joined_open)
 
     def __repr__(self) -> str:
         return f"<H2Exchange {self.stream_id} {self._status.name}>"
@@ -637,6 +641,7 @@ class H2Exchange:
             return
         self._has_head = True
         self.last_io = time.monotonic()
+        self._timings.first_byte = self.last_io
         for line in self._headers:
             name, _, value = line.partition(":")
             if name.lower() == "content-length" and value.strip().isdigit():
@@ -661,6 +666,7 @@ class H2Exchange:
 
     def _on_end(self) -> None:
         self._ended = True
+        self._timings.finish()
         self.closed_cleanly = self.upload_done
         self.link.completed += 1
         if self._status is Status.STATUS_REQUESTING and not self._has_head:
@@ -689,6 +695,7 @@ class H2Exchange:
             return  # complete already: nothing is lost
         self._status = status
         self._error = redact(message)
+        self._timings.finish()
         self._unacked += self._buffered  # given back to the connection by release()
         self._chunks.clear()
         self._buffered = 0
@@ -814,6 +821,8 @@ class H2Exchange:
                 return Error.FAILED
             self._status = Status.STATUS_REQUESTING
             self.last_io = time.monotonic()
+            self._timings = RequestTimings(link.conn.report, reused=self._joined_open,
+                                           started=self.last_io)
             link.pump(time.monotonic() + limits.POLL_TIME_BUDGET_S, force=True)
         return Error.OK
 
@@ -894,8 +903,18 @@ class H2Exchange:
         link = self.link
         with link.lock:
             link.release(self)
+        self._timings.finish()
         if self._status not in (Status.STATUS_CONNECTED,) or not self._ended:
             self._status = Status.STATUS_DISCONNECTED
+
+    def get_timings(self) -> dict[str, Any]:
+        """As ``HTTPClient.get_timings``: the shared connection's setup phases count for
+        the streams that waited for it; a stream on an open link reports them as 0."""
+        return self._timings.as_dict()
+
+    def get_tls_info(self) -> dict[str, Any]:
+        """As ``HTTPClient.get_tls_info``: the shared connection's TLS session."""
+        return dict(self.link.conn.report.tls)
 
 
 class _NoStream:

@@ -45,7 +45,7 @@ from gdhttp.decoders import DECODE_STEP, DecodeError, Decoder
 from gdhttp.events import Hook, Outbox
 from gdhttp.multipart import BodySource, FileBody, MultipartForm
 from gdhttp.resume import plan_resume
-from gdhttp.session import Session, default_session
+from gdhttp.session import Channel, Session, default_session
 from gdhttp.urls import ParsedURL, header_value, parse_url, redact, redact_headers, url_problem
 from gdhttp.worker import GO_ON, NAP, StepThread, Wait
 
@@ -547,11 +547,16 @@ class HTTPRequest(HTTPRequestConstants):
 
     def get_timings(self) -> dict[str, Any]:
         """Phase timings of the last request's final hop (`HTTPClient.get_timings`)."""
-        return self._client.get_timings()
+        return self._channel().get_timings()
 
     def get_tls_info(self) -> dict[str, Any]:
         """TLS session of the last request's final hop ({} for plain HTTP)."""
-        return self._client.get_tls_info()
+        return self._channel().get_tls_info()
+
+    def _channel(self) -> Channel:
+        """What carried the last hop: this node's HTTPClient, or an HTTP/2 stream."""
+        attempt = self._attempt
+        return attempt.client if attempt is not None else self._client
 
     def get_response_headers_as_dictionary(self) -> dict[str, str]:
         """The last response's headers merged as HTTPClient merges them; not consumed."""
