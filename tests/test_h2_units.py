@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import h2.config
@@ -357,3 +359,16 @@ def test_polls_of_an_idle_connection_are_coalesced() -> None:
     server.h2.send_headers(server.requests[0], [(b":status", b"204")], end_stream=True)
     server.flush()
     _pump_until(exchanges[0], Status.STATUS_CONNECTED, server)  # news still get through
+
+
+def test_h2_is_imported_only_when_a_session_needs_it() -> None:
+    # The engine's start pays for every import: games that never turn HTTP/2 on skip h2.
+    code = ("import sys, gdhttp.godot_classes, gdhttp.godot_request, gdhttp.godot_session, "
+            "gdhttp.godot_eventsource, gdhttp.session as s\n"
+            "x = s.Session(); stats = x.get_stats()\n"
+            "assert stats['h2_open'] == 0 and stats['h2_streams'] == 0, stats\n"
+            "assert 'h2' not in sys.modules and 'gdhttp.h2conn' not in sys.modules\n"
+            "x.set_http2_enabled(True)\n"
+            "assert x.uses_http2(s.PoolKey('https', 'a', 443, None, None))\n"
+            "assert 'gdhttp.h2conn' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -51,6 +51,7 @@ from gdhttp.connection import Connection, Phase, ResolveError
 from gdhttp.constants import METHOD_VERBS, Error, Method, Status
 from gdhttp.h2wire import (
     H2_ALPN,
+    H2_COUNTERS,
     authority_for,
     canonical_name,
     request_fields,
@@ -950,9 +951,7 @@ class H2Registry:
         self._lock = threading.Lock()
         self._links: dict[PoolKey, H2Link] = {}
         self._http1: set[PoolKey] = set()
-        self._counts: dict[str, int] = {"h2_connections": 0, "h2_streams": 0,
-                                        "h2_queued": 0, "h2_resets": 0, "h2_fallbacks": 0,
-                                        "h2_retried": 0}
+        self._counts: dict[str, int] = dict.fromkeys(H2_COUNTERS, 0)
         self._abandoned: deque[H2Exchange] = deque()  # appended without a lock (GC)
 
     def settle(self) -> None:

@@ -27,6 +27,11 @@ _SPECIAL: Final = {"etag": "ETag", "www-authenticate": "WWW-Authenticate", "te":
                    "content-md5": "Content-MD5", "x-xss-protection": "X-XSS-Protection",
                    "dnt": "DNT", "sourcemap": "SourceMap", "expect-ct": "Expect-CT"}
 
+#: The session counters of HTTP/2 (``Session.get_stats``); here, not in h2conn, so a
+#: session reports them as 0 without importing the h2 library it has not needed yet.
+H2_COUNTERS: Final = ("h2_connections", "h2_streams", "h2_queued", "h2_resets",
+                      "h2_fallbacks", "h2_retried")
+
 
 def canonical_name(name: str) -> str:
     """``content-type`` -> ``Content-Type``: the case HTTP/1.1 scripts expect."""

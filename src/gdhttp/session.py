@@ -20,7 +20,7 @@ import http.cookiejar
 import logging
 import threading
 import urllib.request
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from urllib.parse import urlsplit
 
 from gdhttp import limits, paths
@@ -28,15 +28,20 @@ from gdhttp.client import HTTPClient
 from gdhttp.config import ClientConfig, Proxy, parse_proxy
 from gdhttp.connection import Connection
 from gdhttp.constants import METHOD_VERBS, Error, Method
-from gdhttp.h2conn import H2Exchange, H2Registry
+from gdhttp.h2wire import H2_COUNTERS
 from gdhttp.pool import Pool, PoolKey, Ticket, TicketState
 from gdhttp.urls import ParsedURL, header_value
+
+if TYPE_CHECKING:
+    # Imported when a session first needs HTTP/2: the h2 library costs the engine's
+    # start ~25 ms, and most games never turn HTTP/2 on.
+    from gdhttp.h2conn import H2Exchange, H2Registry
 
 __all__ = ["Channel", "Lease", "Session", "default_session", "env_proxy"]
 
 #: What an Attempt talks to: the request's HTTPClient (HTTP/1.1), or an HTTP/2
 #: stream of a shared connection with the same surface (see ``h2conn``).
-Channel = HTTPClient | H2Exchange
+Channel: TypeAlias = "HTTPClient | H2Exchange"
 
 log = logging.getLogger("gdhttp")
 
@@ -75,7 +80,7 @@ class Session:
                  http2: bool = False) -> None:
         self.pool = Pool(max_per_origin, max_total, idle_timeout)
         #: HTTP/2 connections (h2, by ALPN) for https origins; see docs/http2.md.
-        self.h2 = H2Registry(self.pool)
+        self._h2: H2Registry | None = None
         self._http2 = bool(http2)
         # Mozilla's cookies.txt format: readable by curl, saved and loaded in one call.
         self.cookies = http.cookiejar.MozillaCookieJar()
@@ -131,9 +136,19 @@ class Session:
     def set_http2_enabled(self, enabled: bool) -> None:
         """Offer HTTP/2 (ALPN h2) to https origins; plain http stays HTTP/1.1."""
         self._http2 = bool(enabled)
-        if not self._http2:
-            self.h2.close_idle()
-        self.h2.forget_protocols()
+        if self._h2 is not None:
+            if not self._http2:
+                self._h2.close_idle()
+            self._h2.forget_protocols()
+
+    @property
+    def h2(self) -> H2Registry:
+        """The session's HTTP/2 connections, made (and h2 imported) on first use."""
+        if self._h2 is None:
+            from gdhttp.h2conn import H2Registry
+
+            self._h2 = H2Registry(self.pool)
+        return self._h2
 
     def is_http2_enabled(self) -> bool:
         return self._http2
@@ -144,13 +159,13 @@ class Session:
 
     def clear(self) -> None:
         """Close the idle connections and forget every cookie."""
-        self.pool.clear()
-        self.h2.close_idle()
+        self.close_idle()
         self.cookies.clear()
 
     def close_idle(self) -> None:
         self.pool.clear()
-        self.h2.close_idle()
+        if self._h2 is not None:
+            self._h2.close_idle()
 
     def clear_cookies(self) -> None:
         self.cookies.clear()
@@ -185,7 +200,8 @@ class Session:
         h2_open (connections now)."""
         stats = self.pool.stats()
         stats["cookies"] = len(self.cookies)
-        stats.update(self.h2.stats())
+        stats.update(self._h2.stats() if self._h2 is not None
+                     else {**dict.fromkeys(H2_COUNTERS, 0), "h2_open": 0})
         return stats
 
     # ------------------------------------------------------------------ requests
