@@ -42,6 +42,7 @@ if [ "$PKG" = godot3 ]; then
     # rides along), plus libudev1, which Godot dlopens for joypads (else the system's loads).
     PKGS=$(apt-get "$@" -s --no-install-recommends install godot3 libudev1 \
            | sed -n 's/^Inst \([^ ]*\) .*/\1/p')
+    [ -n "$PKGS" ] || { echo "engines: apt could not resolve godot3 in trixie" >&2; exit 1; }
     DEBS="$APT/debs-editor"
     rm -rf "$DEBS" "$DEST.tmp"
     mkdir -p "$DEBS" "$DEST.tmp/root"
@@ -53,9 +54,12 @@ if [ "$PKG" = godot3 ]; then
     rm -rf "$DEBS"  # 90 MB the unpacked tree makes redundant
     # The binary itself names the private loader and library folder (DT_RPATH reaches the
     # libraries glvnd and Mesa dlopen), so it needs no loader on its command line and
-    # whatever the editor starts of itself (Play, a restart) runs the same way.
+    # whatever the editor starts of itself (Play, a restart) runs the same way. The paths
+    # are absolute: a moved cache fails the --version check above and is fetched again.
     L="$DEST/root/usr/lib/x86_64-linux-gnu"
-    command -v patchelf >/dev/null || { echo "engines: patchelf missing (make setup)" >&2; exit 1; }
+    for tool in patchelf readelf; do
+        command -v $tool >/dev/null || { echo "engines: $tool missing (make setup)" >&2; exit 1; }
+    done
     patchelf --set-interpreter "$L/ld-linux-x86-64.so.2" --force-rpath --set-rpath "$L" \
         "$DEST.tmp/root/usr/bin/godot3"
     # A library's own RUNPATH hides the binary's RPATH from its dependencies (libLLVM's
