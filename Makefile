@@ -24,11 +24,13 @@ lint: setup
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it collects nothing; that is not a failure of the tree.
-# Everything runs on Debian 12's Godot 3.2.3; then every engine test again on Godot 3.6
-# (Debian 13's godot3-server, fetched privately by scripts/engines.sh).
+# Everything runs on Debian 12's Godot 3.2.3; then every engine and editor test again on
+# Godot 3.6 (Debian 13's godot3-server and godot3 editor, fetched privately by
+# scripts/engines.sh; a failed fetch fails the target).
 test: setup build lint
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi
-	GDHTTP_GODOT="$$(scripts/engines.sh)" $(PY) -m pytest -q -m engine; \
+	server="$$(scripts/engines.sh)" && editor="$$(scripts/engines.sh editor)" && \
+	GDHTTP_GODOT="$$server" GDHTTP_GODOT_EDITOR="$$editor" $(PY) -m pytest -q -m "engine or editor"; \
 	rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 demo: setup build

@@ -23,12 +23,14 @@ def _open_editor(project: Path, home: Path, limit: float = 90.0) -> str:
 
     The editor must exit with status 0: a crash on the way out (as Godot 3.2.3 does on
     ``--quit`` in a project holding a texture, hence the plugin's embedded icons) fails.
+    Xvfb has no sound card: the Dummy audio driver, so no engine dlopens the machine's
+    libpulse/libasound (Godot 3.6's private tree would otherwise take the system's).
     """
     log = home / "editor.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", GODOT_EDITOR, "--editor",
-             "--path", str(project), "--quit"],
+             "--audio-driver", "Dummy", "--path", str(project), "--quit"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "HOME": str(home), "LC_ALL": "C.UTF-8"},
         )  # fmt: skip
