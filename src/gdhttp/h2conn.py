@@ -166,7 +166,6 @@ class H2Link:
               config: ClientConfig) -> H2Link:
         """A link over a ready stream that already speaks h2 (tests, tunnels)."""
         link = cls(key, Connection.adopt(stream, config), registry)
-        link.h2 = _new_h2()
         link.state = LinkState.OPEN
         return link
 
