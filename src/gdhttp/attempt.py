@@ -243,7 +243,12 @@ class Attempt:
 
     def _update(self, deadline: float) -> Outcome:
         if self.lease is not None:
-            self.client = self.lease.channel  # h2 falls back to HTTP/1.1 by ALPN here
+            channel = self.lease.channel  # h2 falls back to HTTP/1.1 by ALPN here
+            if self.sent and channel is not self.client and channel is self.lease.client:
+                # Handed to the h2 link during its handshake, never sent: send it again.
+                self._close_source()
+                self.sent = False
+            self.client = channel
             if not self.lease.attached:
                 if self.lease.waiting:
                     return False
@@ -260,6 +265,8 @@ class Attempt:
                 return head if head is not None else self._done(Result.RESULT_SUCCESS)
             return self._failed(Result.RESULT_CANT_CONNECT, client.get_error_message())
         if status in (S.STATUS_RESOLVING, S.STATUS_CONNECTING):
+            if not self.sent and getattr(client, "accepts_early_request", False):
+                return self._send()  # an h2 stream: sent as soon as the handshake ends
             client.poll()
             return client.get_status() != status
         if status == S.STATUS_REQUESTING:

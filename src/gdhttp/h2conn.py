@@ -27,6 +27,7 @@ a new link (RFC 9113 8.7 makes that safe for any method).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -42,7 +43,9 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import h2.stream
+import hpack.hpack
 import hyperframe.frame
+from hpack.huffman_table import decode_huffman as _huffman
 
 from gdhttp import limits
 from gdhttp.bodyio import UploadSource, UploadSourceError, is_upload_source
@@ -76,9 +79,27 @@ def _data_repr(self: hyperframe.frame.Frame) -> str:
 # h2 formats every received frame for its trace log, logging on or not; for DATA that
 # was a hex dump of the payload: 18% of a download's CPU. A length says enough.
 hyperframe.frame.DataFrame._body_repr = _data_repr  # type: ignore[method-assign]
+
+
+@functools.lru_cache(maxsize=limits.H2_HUFFMAN_CACHE)
+def _huffman_cached(data: bytes) -> bytes:
+    return _huffman(data)
+
+
+def _decode_huffman(huffman_string: bytes | bytearray | memoryview | None) -> bytes:
+    data = huffman_string
+    if data is not None and len(data) <= limits.H2_HUFFMAN_CACHE_MAX_LEN:
+        return _huffman_cached(bytes(data))
+    return _huffman(data)
+
+
+# hpack decodes every Huffman string in pure Python, per bit; responses to one burst
+# repeat the same strings (date, type, etag): decode each once (invalid ones still raise).
+hpack.hpack.decode_huffman = _decode_huffman  # type: ignore[attr-defined]
 _DATA, _SETTINGS, _GOAWAY = 0x0, 0x4, 0x7  # frame types (RFC 9113 6)
 #: Stream states in which the server may send DATA (h2's own table).
 _DATA_STATES = frozenset({h2.stream.StreamState.OPEN, h2.stream.StreamState.HALF_CLOSED_LOCAL})
+_WAITING = (Status.STATUS_RESOLVING, Status.STATUS_CONNECTING)
 _ERRORS = (TransportError, h2.exceptions.H2Error, UploadSourceError, OSError, ValueError)
 
 
@@ -119,8 +140,11 @@ class H2Link:
         self.key, self.conn, self.registry = key, conn, registry
         self.lock = threading.RLock()
         self.state = LinkState.CONNECTING
-        self.h2: h2.connection.H2Connection | None = None
+        # Made now, not at READY: requests submitted during the handshake (idle round
+        # trips) are HPACK-encoded at once and leave with the preface in one write.
+        self.h2: h2.connection.H2Connection | None = _new_h2()
         self.streams: dict[int, H2Exchange] = {}
+        self._uploading: set[int] = set()  # stream ids with request body left to queue
         self.members: list[H2Exchange] = []  # attached, not yet given a stream id
         self.queue: deque[H2Exchange] = deque()  # sent, waiting for a free stream
         self.failure = ""
@@ -142,7 +166,6 @@ class H2Link:
               config: ClientConfig) -> H2Link:
         """A link over a ready stream that already speaks h2 (tests, tunnels)."""
         link = cls(key, Connection.adopt(stream, config), registry)
-        link.h2 = _new_h2()
         link.state = LinkState.OPEN
         return link
 
@@ -195,14 +218,18 @@ class H2Link:
         if chosen != "h2":
             self.state = LinkState.HTTP1
             self.registry._went_http1(self)
-            for member in self.members:
+            # Early requests never left (h2's buffer is dropped): the Lease sends them again.
+            for member in [*self.members, *self.streams.values(), *self.queue]:
                 member.fallback = True
             self.members.clear()
+            self.streams.clear()
+            self.queue.clear()
+            self.h2 = None
             return False
-        self.h2 = _new_h2()
         self.state = LinkState.OPEN
         self.last_io = time.monotonic()
         self.registry.count("h2_connections")
+        self.registry.count("h2_streams", len(self.streams))  # given early, sent now
         return True
 
     def _write(self, deadline: float) -> int:
@@ -236,10 +263,12 @@ class H2Link:
         """Queue DATA for streams with body left, within their flow-control windows."""
         h2c = self.h2
         assert h2c is not None
-        if len(self._outbox) >= limits.H2_MAX_OUTBOX // 2:
+        if not self._uploading or len(self._outbox) >= limits.H2_MAX_OUTBOX // 2:
             return
-        for sid, ex in list(self.streams.items()):
-            if ex.upload_done or sid not in h2c.streams:
+        for sid in sorted(self._uploading):
+            ex = self.streams.get(sid)
+            if ex is None or ex.upload_done or sid not in h2c.streams:
+                self._uploading.discard(sid)
                 continue
             if ex._ended:  # answered in full before the body went out: stop sending it
                 ex._body = ex._source = None
@@ -488,10 +517,13 @@ class H2Link:
         sid = h2c.get_next_available_stream_id()
         end = ex.upload_done
         h2c.send_headers(sid, ex.fields, end_stream=end)
+        if not end:
+            self._uploading.add(sid)
         ex.stream_id = sid
         ex.last_io = time.monotonic()
         self.streams[sid] = ex
-        self.registry.count("h2_streams")
+        if self.state is not LinkState.CONNECTING:  # early ones count once sent
+            self.registry.count("h2_streams")
 
     # ------------------------------------------------------------------ streams
 
@@ -530,6 +562,7 @@ class H2Link:
         sid = ex.stream_id
         h2c = self.h2
         open_here = sid is not None and self.streams.pop(sid, None) is ex
+        queued = False  # a frame for the server: RST_STREAM or WINDOW_UPDATE
         if open_here and h2c is not None and self.state is not LinkState.CLOSED \
                 and not ex.closed_cleanly:
             assert sid is not None
@@ -538,6 +571,7 @@ class H2Link:
             except h2.exceptions.H2Error:
                 pass  # already closed on h2's side
             else:
+                queued = True
                 self.registry.count("h2_resets")
         if sid is not None and h2c is not None:
             # What was received and never read still holds the connection's window:
@@ -546,6 +580,8 @@ class H2Link:
             ex._chunks.clear()
             ex._buffered = 0
             self._ack(unread, sid)
+            queued = queued or unread > 0
+        if queued:  # out now: a link nobody polls any more would keep it
             self.pump(time.monotonic() + limits.POLL_SEND_BUDGET_S, force=True)
         if not self.streams and not self.queue and not self.members:
             self.idle_since = time.monotonic()
@@ -765,7 +801,8 @@ class H2Exchange:
             if link.state is LinkState.CLOSED:
                 self._lost(link.fail_status, link.failure or "connection failed")
             elif link.state is LinkState.OPEN:
-                self._status = Status.STATUS_CONNECTED
+                self._status = Status.STATUS_CONNECTED if self.fields is None \
+                    else Status.STATUS_REQUESTING
             elif link.conn.phase is Phase.CONNECTING:
                 self._status = Status.STATUS_CONNECTING
             return
@@ -777,6 +814,13 @@ class H2Exchange:
                 self._lost(Status.STATUS_CONNECTION_ERROR,
                            f"no data for {timeout:g} s while waiting for the {what}")
                 link.release(self)
+
+    @property
+    def accepts_early_request(self) -> bool:
+        """The link is still connecting and no request was given yet: one given now is
+        encoded at once and leaves with the preface, in the handshake's last flight."""
+        return self.fields is None and self.link.state is LinkState.CONNECTING and \
+            self._status in _WAITING
 
     def request(self, method: int, url: str, headers: Iterable[str], body: str | bytes = "") \
             -> Error:
@@ -799,7 +843,13 @@ class H2Exchange:
                source: UploadSource | None, size: int) -> Error:
         link = self.link
         with link.lock:
-            if self._status is not Status.STATUS_CONNECTED or link.state is not LinkState.OPEN:
+            if self._status in _WAITING:
+                self._sync(link)  # another thread's pump may have opened (or ended) it
+                if self._status not in _WAITING and self._status is not Status.STATUS_CONNECTED:
+                    return Error.OK  # it failed: the Attempt reads that status, as without us
+            early = self.accepts_early_request
+            if not early and (self._status is not Status.STATUS_CONNECTED
+                              or link.state is not LinkState.OPEN):
                 self._error = f"request: not connected (status {self._status.name})"
                 return Error.ERR_INVALID_PARAMETER
             try:
@@ -820,7 +870,10 @@ class H2Exchange:
                 link._fail(str(exc), exc)
                 self._error = link.failure
                 return Error.FAILED
-            self._status = Status.STATUS_REQUESTING
+            # Given during the handshake: the link's phase until it is open (see _sync).
+            self._status = Status.STATUS_REQUESTING if not early else \
+                Status.STATUS_RESOLVING if link.conn.phase is Phase.RESOLVING \
+                else Status.STATUS_CONNECTING
             self.last_io = time.monotonic()
             self._timings = RequestTimings(link.conn.report, reused=self._joined_open,
                                            started=self.last_io)
@@ -964,9 +1017,9 @@ class H2Registry:
             with ex.link.lock:
                 ex.link.release(ex)
 
-    def count(self, name: str) -> None:
+    def count(self, name: str, n: int = 1) -> None:
         with self._lock:  # links count from their own locks (threads)
-            self._counts[name] += 1
+            self._counts[name] += n
 
     def stats(self) -> dict[str, int]:
         with self._lock:

@@ -254,3 +254,9 @@ DEFAULT_SSE_RETRY_MS: Final = 3000
 
 #: Largest retry: a server can ask for at most this delay (one hour).
 MAX_SSE_RETRY_MS: Final = 3600 * 1000
+
+#: Huffman-coded HPACK strings remembered decoded (and the longest one kept):
+#: a burst's responses repeat the same date, type and etag strings, and hpack's
+#: pure-Python decoder was a sixth of the CPU per response (bench/h2.py).
+H2_HUFFMAN_CACHE: Final = 256
+H2_HUFFMAN_CACHE_MAX_LEN: Final = 128
