@@ -123,7 +123,8 @@ def serve_ok(conn: RawConnection) -> None:
 
 def four_streams(conn: RawConnection) -> None:
     """SETTINGS_MAX_CONCURRENT_STREAMS 4 and answers in batches of 4 (or what came within
-    0.3 s): a client that opened a fifth stream would make h2 here raise."""
+    0.3 s), 50 ms after the batch: a client that opened a fifth stream would make h2 here
+    raise."""
     peer = Peer(conn, settings={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 4})
     for _ in range(1000):
         batch: list[int] = []
@@ -133,6 +134,9 @@ def four_streams(conn: RawConnection) -> None:
                 batch.append(peer.ended.pop(0))
             elif not peer.step():
                 return
+        # Held a moment: the client's next loop must find every stream busy and queue
+        # (answered at once, a thread switch could free one before the fifth is sent).
+        time.sleep(0.05)
         for sid in batch:
             peer.respond(sid, b"ok " + peer.path(sid))
 
