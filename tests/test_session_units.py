@@ -38,7 +38,9 @@ def connection(pairs: list[tuple[socket.socket, socket.socket]]) -> Connection:
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     pairs.append((ours, theirs))
-    return Connection.adopt(SocketStream(ours), ClientConfig())
+    conn = Connection.adopt(SocketStream(ours), ClientConfig())
+    conn.requests = 1  # checked in after carrying a request, as the pool sees them
+    return conn
 
 
 def test_fifo_across_origins_under_the_total_limit(pairs: list[tuple[socket.socket,
@@ -148,3 +150,19 @@ def test_close_delimited_body_ending_at_the_step_deadline(
     r = HTTPRequest(session=Session() if session else None)
     result, code, _, got = run_one(r, srv.url("/"))
     assert (result, code, got) == (0, 200, body)
+
+
+def test_a_connection_that_never_carried_a_request_is_not_counted_as_reused(
+        pairs: list[tuple[socket.socket, socket.socket]]) -> None:
+    # An HTTP/2 attempt that ALPN answered with HTTP/1.1 hands its ready connection over.
+    pool = Pool(per_origin=2, total=2)
+    fresh = connection(pairs)
+    fresh.requests = 0
+    pool.adopt_idle(A, fresh)
+    ticket = pool.checkout(A)
+    assert ticket.state is TicketState.GRANTED and ticket.conn is fresh
+    assert (pool.stats()["opened"], pool.stats()["reused"]) == (1, 0)
+    pool.checkin(ticket, fresh)
+    fresh.requests = 1
+    again = pool.checkout(A)
+    assert again.conn is fresh and pool.stats()["reused"] == 1

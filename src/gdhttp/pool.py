@@ -183,7 +183,9 @@ class Pool:
                 # conn before state: a worker thread reads state without the lock.
                 ticket.conn = conn
                 ticket.state = TicketState.GRANTED
-                self.reused += 1
+                # One adopted from an HTTP/2 attempt (ALPN chose HTTP/1.1) carries its
+                # first request now: counted as opened, not as reused.
+                self.reused += conn.requests > 0
                 return True
             doomed.append(conn)
         if self._open_count(key) >= self.per_origin:

@@ -279,7 +279,7 @@ class Lease:
         if conn is not None and not fresh:
             def reuse(config: ClientConfig) -> Connection:
                 conn.config = config  # this request's timeouts
-                conn.reused = True
+                conn.reused = conn.requests > 0  # not one adopted fresh from ALPN
                 return conn
             return self.client.attach(reuse, url.host, url.port, url.use_ssl)
         if conn is not None:
