@@ -12,7 +12,7 @@ import pytest
 from gdhttp.client import HTTPClient
 from gdhttp.constants import Error, Method, Result, Status
 from gdhttp.request import HTTPRequest
-from gdhttp.session import Session
+from gdhttp.session import Session, default_session
 from h2util import MAX_CALL_CPU_S, drive, h2_requests
 
 from servers.nginx import NginxServer, start_nginx
@@ -169,12 +169,17 @@ def test_plain_http_is_unchanged(nginx_h2, tls_material) -> None:
     assert stats["h2_connections"] == stats["h2_fallbacks"] == 0
 
 
-def test_http2_off_by_default_and_httpclient_stays_http1(nginx_h2, tls_material) -> None:
-    assert not Session().is_http2_enabled()
-    req = HTTPRequest(session=Session())
-    req.get_client().set_trusted_certificates(str(tls_material.ca_pem_path))
-    run = drive([req], [nginx_h2.endpoints["h2"].url("/files/1k.bin?default=1")])
-    assert run.completions[0][0] == Result.RESULT_SUCCESS
+def test_h2_by_default_for_new_sessions_not_for_the_nodes_default_one(
+        nginx_h2, tls_material) -> None:
+    assert Session().is_http2_enabled() and not default_session().is_http2_enabled()
+    fresh = HTTPRequest(session=Session())
+    req = HTTPRequest()  # the process-wide default session: the engine's HTTP/1.1
+    for r in (fresh, req):
+        r.get_client().set_trusted_certificates(str(tls_material.ca_pem_path))
+    run = drive([fresh, req], [nginx_h2.endpoints["h2"].url("/files/1k.bin?new=1"),
+                               nginx_h2.endpoints["h2"].url("/files/1k.bin?default=1")])
+    assert {c[0] for c in run.completions} == {Result.RESULT_SUCCESS}
+    assert _log_lines(nginx_h2, "new=1", 1)[0][-1] == 'HTTP/2.0"'
     client = HTTPClient()
     client.set_trusted_certificates(str(tls_material.ca_pem_path))
     ep = nginx_h2.endpoints["h2"]

@@ -47,8 +47,8 @@ def engine_user_agent() -> str:
 class PyHTTPClient:
     """``HTTPClient`` for GDScript, backed by ``gdhttp.HTTPClient``: Godot 3.5's surface plus
     gdhttp's TLS, proxy, upload-progress and error-message extras. It speaks HTTP/1.1 only,
-    as the engine's HTTPClient: HTTP/2 is for PyHTTPRequest nodes on a PyHTTPSession with
-    `set_http2_enabled(true)`."""
+    as the engine's HTTPClient: HTTP/2 is for PyHTTPRequest nodes on a PyHTTPSession
+    (on by default there)."""
 
     owner: GodotObjectLike
     __gddoc_source__ = HTTPClient

@@ -95,7 +95,8 @@ class PyHTTPSession:
 
     def set_http2_enabled(self, enabled: bool) -> None:
         """Offer HTTP/2 (ALPN h2) to https servers: one shared connection per origin
-        carries every request. Servers without h2, and plain http, stay HTTP/1.1."""
+        carries every request. Servers without h2, and plain http, stay HTTP/1.1. On by
+        default for a new session; off for the default session plain nodes share."""
         self.session.set_http2_enabled(enabled)
 
     def is_http2_enabled(self) -> bool:

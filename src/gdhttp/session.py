@@ -77,7 +77,7 @@ class Session:
     def __init__(self, max_per_origin: int = limits.DEFAULT_POOL_PER_ORIGIN,
                  max_total: int = limits.DEFAULT_POOL_TOTAL,
                  idle_timeout: float = limits.DEFAULT_POOL_IDLE_S, *,
-                 http2: bool = False) -> None:
+                 http2: bool = True) -> None:
         self.pool = Pool(max_per_origin, max_total, idle_timeout)
         #: HTTP/2 connections (h2, by ALPN) for https origins; see docs/http2.md.
         self._h2: H2Registry | None = None
@@ -376,5 +376,7 @@ def default_session() -> Session:
     global _default
     with _default_lock:
         if _default is None:
-            _default = Session()
+            # HTTP/1.1 unless a script turns HTTP/2 on: plain nodes stay a drop-in for the
+            # engine's (reason phrases, header case as sent); sessions a game makes speak h2.
+            _default = Session(http2=False)
         return _default

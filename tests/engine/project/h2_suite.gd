@@ -69,7 +69,12 @@ func _run():
 
 func many_on_one_connection():
 	var s = Sess.new()
-	check(not s.is_http2_enabled(), "http2 off by default")
+	check(s.is_http2_enabled(), "a new session offers http2")
+	var d = Sess.new()
+	d.use_default_session()
+	check(not d.is_http2_enabled(), "the nodes' default session stays HTTP/1.1")
+	s.set_http2_enabled(false)
+	check(not s.is_http2_enabled(), "http2 off")
 	s.set_http2_enabled(true)
 	check(s.is_http2_enabled(), "http2 on")
 	var ids = []
