@@ -36,9 +36,7 @@ def test_eventsource_suite(dev: DevServer) -> None:
     })
     assert run.returncode == 0 and not run.failed, run.describe()
     assert len(run.passed) == 42, run.describe()
-    errors = [ln for ln in run.output.splitlines()
-              if "Traceback" in ln or "SCRIPT ERROR" in ln or "Python exception" in ln]
-    assert errors == [], run.describe()
+    assert run.script_errors() == [], run.describe()
     # The server saw the resumptions: Last-Event-ID 3 and 6 for the close_after=3 stream.
     seen = dev.http.sse_last_ids[before:]
     assert "5" in seen  # the basic stream's reconnection

@@ -49,10 +49,8 @@ def test_h2_suite(nginx_h2: NginxServer, tls_material: TLSMaterial) -> None:
            "GDHTTP_TEST_CA": str(tls_material.ca_pem_path)}
     run = run_suite("h2_suite.gd", env=env, timeout=100)
     assert run.returncode == 0, run.describe()
-    assert "RESULT 0 failures" in run.stdout and "FAIL" not in run.stdout, run.describe()
-    errors = [ln for ln in run.output.splitlines()
-              if "Traceback" in ln or "SCRIPT ERROR" in ln or "Python exception" in ln]
-    assert errors == [], run.describe()
+    assert not run.failed and run.result_line.endswith(" failed=0"), run.describe()
+    assert run.script_errors() == [], run.describe()
     many = _protocols(nginx_h2, "enginemany=")
     assert len(many) == 32 and {p for _, p in many} == {'HTTP/2.0"'}
     assert len({c for c, _ in many}) == 1  # nginx saw one connection

@@ -26,6 +26,4 @@ def test_free_queue_free_remove_and_quit_mid_request(nginx_http: Any, tmp_path: 
         run = run_suite("free_midflight.gd", env=env, timeout=90)
         assert run.returncode == 0, run.describe()
         assert "RESULT survived" in run.stdout and "FAIL" not in run.stdout, run.describe()
-        errors = [ln for ln in run.output.splitlines()
-                  if ("Traceback" in ln or "SCRIPT ERROR" in ln or "Python exception" in ln)]
-        assert errors == [], run.describe()
+        assert run.script_errors() == [], run.describe()

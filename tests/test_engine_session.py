@@ -26,10 +26,8 @@ def test_session_suite(nginx_servers: NginxServer, nginx_http: Any, httpbin: Any
            "GDHTTP_TEST_HTTPBIN": httpbin.url}
     run = run_suite("session_suite.gd", env=env, timeout=100)
     assert run.returncode == 0, run.describe()
-    assert "RESULT 0 failures" in run.stdout and "FAIL" not in run.stdout, run.describe()
-    errors = [ln for ln in run.output.splitlines()
-              if "Traceback" in ln or "SCRIPT ERROR" in ln or "Python exception" in ln]
-    assert errors == [], run.describe()
+    assert not run.failed and run.result_line.endswith(" failed=0"), run.describe()
+    assert run.script_errors() == [], run.describe()
     # What the session counted is what nginx saw: 16 requests over at most 3 connections.
     seen = nginx_connections(nginx_servers.access_log, "many=")
     assert len(seen) == 16 and len(set(seen)) <= 3, seen

@@ -43,6 +43,11 @@ class Run:
     def lines(self, prefix: str) -> list[str]:
         return [ln[len(prefix) :] for ln in self.stdout.splitlines() if ln.startswith(prefix)]
 
+    def script_errors(self) -> list[str]:
+        """Lines that show a GDScript error or a Python exception reaching the engine."""
+        return [ln for ln in self.output.splitlines()
+                if "Traceback" in ln or "SCRIPT ERROR" in ln or "Python exception" in ln]
+
     def leak_reports(self) -> list[str]:
         return [ln for ln in self.output.splitlines() if any(m in ln for m in LEAK_MARKERS)]
 

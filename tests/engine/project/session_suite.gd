@@ -1,34 +1,18 @@
-extends SceneTree
 # PyHTTPSession and the default session in the real engine: many nodes at once, nodes
 # freed while queued, queue_free mid-request, cookies, and the setters' refusals.
-# Prints "ok <what>" / "FAIL <what>" lines and "RESULT <n> failures" at the end.
+extends "res://suite_base.gd"
 
 var base = ""
 var httpbin = ""
-var failures = 0
 var results = {}
 var Req = load("res://addons/gdhttp/PyHTTPRequest.gdns")
 var Sess = load("res://addons/gdhttp/PyHTTPSession.gdns")
 
 
-func _initialize():
-	base = OS.get_environment("GDHTTP_TEST_URL")
-	httpbin = OS.get_environment("GDHTTP_TEST_HTTPBIN")
-	call_deferred("_run")
-
-
-func check(cond, what):
-	if cond:
-		print("ok ", what)
-	else:
-		failures += 1
-		print("FAIL ", what)
-
-
 func make(session):
 	var n = Req.new()
 	if session != null:
-		check(n.set_session(session) == OK, "set_session")
+		check("set_session", n.set_session(session) == OK)
 	root.add_child(n)
 	n.connect("request_completed", self, "_done", [n.get_instance_id()])
 	return n
@@ -39,9 +23,9 @@ func _done(result, code, _headers, body, id):
 	results[id] = [result, code, body.get_string_from_utf8() if body.size() < 1000 else ""]
 
 
-func wait_for(ids, frames):
+func wait_for(ids, limit):
 	yield(self, "idle_frame")  # always a coroutine, even when everything is done
-	for _i in range(frames):
+	for _i in range(limit):
 		var missing = 0
 		for id in ids:
 			if not results.has(id):
@@ -52,40 +36,33 @@ func wait_for(ids, frames):
 	return false
 
 
-func frames(n):
-	yield(self, "idle_frame")
-	for _i in range(n - 1):
-		yield(self, "idle_frame")
-	return true
-
-
-func _run():
+func run():
+	base = OS.get_environment("GDHTTP_TEST_URL")
+	httpbin = OS.get_environment("GDHTTP_TEST_HTTPBIN")
 	yield(many_nodes(), "completed")
 	yield(freed_while_queued(), "completed")
 	yield(queue_free_mid_request(), "completed")
 	yield(default_session(), "completed")
 	yield(cookies(), "completed")
-	print("RESULT ", failures, " failures")
-	quit(0 if failures == 0 else 1)
 
 
 func many_nodes():
 	var s = Sess.new()
-	check(s.set_max_per_origin(3) == OK, "set_max_per_origin")
-	check(s.set_max_per_origin(0) != OK, "max_per_origin 0 refused")
+	check("set_max_per_origin", s.set_max_per_origin(3) == OK)
+	check("max_per_origin 0 refused", s.set_max_per_origin(0) != OK)
 	var ids = []
 	for i in range(16):
 		var n = make(s)
 		n.use_threads = i % 2 == 1
-		check(n.request(base + "/files/1k.bin?many=%d" % i) == OK, "request %d" % i)
+		check("request %d" % i, n.request(base + "/files/1k.bin?many=%d" % i) == OK)
 		ids.append(n.get_instance_id())
 	var done = yield(wait_for(ids, 5000), "completed")
-	check(done, "16 nodes completed")
+	check("16 nodes completed", done)
 	var good = 0
 	for id in ids:
 		if results.has(id) and results[id][0] == HTTPRequest.RESULT_SUCCESS and results[id][1] == 200:
 			good += 1
-	check(good == 16, "16 successes (%d)" % good)
+	check("16 successes (%d)" % good, good == 16)
 	for i in range(ids.size()):
 		var id = ids[i]
 		if not results.has(id) or results[id][0] != HTTPRequest.RESULT_SUCCESS:
@@ -95,8 +72,8 @@ func many_nodes():
 					n.get_error_message())
 	var st = s.get_stats()
 	print("STATS many ", to_json(st))
-	check(st["opened"] <= 3 and st["opened"] + st["reused"] == 16, "3 connections shared")
-	check(st["queued"] >= 1 and st["waiting"] == 0 and st["active"] == 0, "queued, then none")
+	check("3 connections shared", st["opened"] <= 3 and st["opened"] + st["reused"] == 16)
+	check("queued, then none", st["queued"] >= 1 and st["waiting"] == 0 and st["active"] == 0)
 
 
 func freed_while_queued():
@@ -105,23 +82,23 @@ func freed_while_queued():
 	var first = make(s)
 	var b = make(s)
 	var c = make(s)
-	check(first.request(base + "/slow/odd-100003.bin?fq=1") == OK, "first request")
-	check(b.request(base + "/?fq=2") == OK, "queued b")
-	check(c.request(base + "/?fq=3") == OK, "queued c")
+	check("first request", first.request(base + "/slow/odd-100003.bin?fq=1") == OK)
+	check("queued b", b.request(base + "/?fq=2") == OK)
+	check("queued c", c.request(base + "/?fq=3") == OK)
 	yield(frames(2), "completed")
-	check(s.get_stats()["waiting"] == 2, "two waiting")
+	check("two waiting", s.get_stats()["waiting"] == 2)
 	b.free()
 	c.queue_free()
 	yield(frames(2), "completed")
-	check(s.get_stats()["waiting"] == 0, "freed nodes left the queue")
+	check("freed nodes left the queue", s.get_stats()["waiting"] == 0)
 	var ok = yield(wait_for([first.get_instance_id()], 2000), "completed")
-	check(ok and results[first.get_instance_id()][0] == HTTPRequest.RESULT_SUCCESS, "first done")
+	check("first done", ok and results[first.get_instance_id()][0] == HTTPRequest.RESULT_SUCCESS)
 	var d = make(s)
 	d.request(base + "/?fq=4")
 	ok = yield(wait_for([d.get_instance_id()], 1000), "completed")
-	check(ok and results[d.get_instance_id()][1] == 200, "next request after frees")
+	check("next request after frees", ok and results[d.get_instance_id()][1] == 200)
 	var st = s.get_stats()
-	check(st["active"] == 0 and st["waiting"] == 0 and st["reused"] >= 1, "pool consistent")
+	check("pool consistent", st["active"] == 0 and st["waiting"] == 0 and st["reused"] >= 1)
 
 
 func queue_free_mid_request():
@@ -136,15 +113,14 @@ func queue_free_mid_request():
 		yield(frames(3), "completed")
 		e.queue_free()
 		var ok = yield(wait_for([waiting.get_instance_id()], 1000), "completed")
-		check(ok and results[waiting.get_instance_id()][1] == 200,
-				"the queued node ran after queue_free (threads %s)" % threads)
+		check("the queued node ran after queue_free (threads %s)" % threads, ok and results[waiting.get_instance_id()][1] == 200)
 	var st = s.get_stats()
-	check(st["active"] == 0 and st["waiting"] == 0, "no slot leaked")
+	check("no slot leaked", st["active"] == 0 and st["waiting"] == 0)
 
 
 func default_session():
 	var a = make(null)
-	check(a.is_using_session() and a.get_session() == null, "default session in use")
+	check("default session in use", a.is_using_session() and a.get_session() == null)
 	var before = a.get_session_stats()
 	a.request(base + "/?default=1")
 	yield(wait_for([a.get_instance_id()], 1000), "completed")
@@ -152,37 +128,35 @@ func default_session():
 	a.request(base + "/?default=2")
 	yield(wait_for([a.get_instance_id()], 1000), "completed")
 	var after = a.get_session_stats()
-	check(after["reused"] > before["reused"], "the default session reused a connection")
+	check("the default session reused a connection", after["reused"] > before["reused"])
 	var view = Sess.new()
 	view.use_default_session()
-	check(view.is_default_session() and view.get_stats()["reused"] == after["reused"],
-			"PyHTTPSession.use_default_session shows the same session")
-	check(a.set_session(null) == OK and not a.is_using_session(), "set_session(null)")
-	check(a.set_session(Reference.new()) == ERR_INVALID_PARAMETER, "non-session refused")
-	check(a.use_default_session() == OK and a.is_using_session(), "use_default_session")
+	check("PyHTTPSession.use_default_session shows the same session", view.is_default_session() and view.get_stats()["reused"] == after["reused"])
+	check("set_session(null)", a.set_session(null) == OK and not a.is_using_session())
+	check("non-session refused", a.set_session(Reference.new()) == ERR_INVALID_PARAMETER)
+	check("use_default_session", a.use_default_session() == OK and a.is_using_session())
 
 
 func cookies():
 	yield(self, "idle_frame")
 	if httpbin == "":
-		check(false, "GDHTTP_TEST_HTTPBIN set")
+		check("GDHTTP_TEST_HTTPBIN set", false)
 		return
 	var s = Sess.new()
 	s.set_cookies_enabled(true)
 	var n = make(s)
 	n.request(httpbin + "/cookies/set?gdcookie=yum")
 	yield(wait_for([n.get_instance_id()], 1000), "completed")
-	check("yum" in results.get(n.get_instance_id(), [0, 0, ""])[2], "cookie sent back")
+	check("cookie sent back", "yum" in results.get(n.get_instance_id(), [0, 0, ""])[2])
 	var off = make(Sess.new())
 	off.request(httpbin + "/cookies/set?gdcookie=no")
 	yield(wait_for([off.get_instance_id()], 1000), "completed")
-	check(not ("gdcookie" in results.get(off.get_instance_id(), [0, 0, "gdcookie"])[2]),
-			"cookies off by default")
-	check(s.get_stats()["cookies"] == 1, "one cookie stored")
-	check(s.save_cookies("user://gd-cookies.txt", true) == OK, "save_cookies to user://")
+	check("cookies off by default", not ("gdcookie" in results.get(off.get_instance_id(), [0, 0, "gdcookie"])[2]))
+	check("one cookie stored", s.get_stats()["cookies"] == 1)
+	check("save_cookies to user://", s.save_cookies("user://gd-cookies.txt", true) == OK)
 	var later = Sess.new()
-	check(later.load_cookies("user://gd-cookies.txt") == OK, "load_cookies from user://")
-	check(later.get_stats()["cookies"] == 1, "the cookie came back")
-	check(later.load_cookies("user://none.txt") == ERR_FILE_NOT_FOUND, "missing file")
+	check("load_cookies from user://", later.load_cookies("user://gd-cookies.txt") == OK)
+	check("the cookie came back", later.get_stats()["cookies"] == 1)
+	check("missing file", later.load_cookies("user://none.txt") == ERR_FILE_NOT_FOUND)
 	s.clear()
-	check(s.get_stats()["cookies"] == 0, "clear() forgets cookies")
+	check("clear() forgets cookies", s.get_stats()["cookies"] == 0)
