@@ -67,7 +67,7 @@ class Outbox:
         self._upload: tuple[int, int] | None = None
         self._download: tuple[int, int] | None = None
         self._completion: CompletionArgs | None = None
-        self._chunks: list[bytearray] = []  # streamed body pieces, merged while small
+        self._chunks: list[bytearray | bytes] = []  # streamed body pieces, merged while small
         self.chunk_backlog = 0  # their total size (the worker stops reading above a limit)
         self._epoch = 0  # bumped by clear(): a flush stops when a callback cancels
 
@@ -79,10 +79,14 @@ class Outbox:
         """Queue a streamed body piece; small pieces merge up to STREAM_CHUNK_MERGE bytes."""
         with self.lock:
             chunks = self._chunks
-            if chunks and len(chunks[-1]) + len(data) <= limits.STREAM_CHUNK_MERGE:
-                chunks[-1] += data
+            last = chunks[-1] if chunks else None
+            if isinstance(last, bytearray) and \
+                    len(last) + len(data) <= limits.STREAM_CHUNK_MERGE:
+                last += data
+            elif len(data) < limits.STREAM_CHUNK_MERGE:
+                chunks.append(bytearray(data))  # small: later pieces may join it
             else:
-                chunks.append(bytearray(data))
+                chunks.append(bytes(data))  # large: emitted as is, no copy of a copy
             self.chunk_backlog += len(data)
 
     def put_upload(self, sent: int, total: int) -> None:

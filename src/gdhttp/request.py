@@ -457,7 +457,7 @@ class HTTPRequest(HTTPRequestConstants):
                 return None
             if progressed:
                 return GO_ON
-            client = attempt.client if (attempt := self._attempt) is not None else self._client
+            client = self._channel()
             stream = client.get_connection()
             requesting = client.get_status() == Status.STATUS_REQUESTING
             sent, size = client.get_uploaded_bytes(), client.get_upload_size()
